@@ -1,0 +1,40 @@
+# Two commands from a fresh clone:  `make book` (set up + build the book), `make test` (all tests).
+PYTHON ?= python3
+VENV   ?= .venv
+# TORCH holds the pip arguments for PyTorch. Override it to pick another build, for example the
+# one PyTorch's "Get started" page gives for your GPU: `make book TORCH="torch==2.13.0 --index-url ..."`.
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup book test lint format notebooks clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[book,dev]"
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Re-execute every chapter in place (do this whenever a notebook or the code it shows changes).
+notebooks: $(STAMP)
+	$(BIN)/jupyter execute --inplace notebooks/*.ipynb
+
+clean:
+	rm -rf _build
