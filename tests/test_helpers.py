@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # no display needed; must come before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 import transformer_lib as tl  # noqa: E402
@@ -150,6 +151,38 @@ def regression_setup(seed=0):
 
     model = nn.Linear(4, 1)
     return model, get_batch, loss_fn
+
+
+def test_shifted_copy_targets_are_the_tokens_shift_places_back():
+    g = torch.Generator().manual_seed(0)
+    tokens, targets = tl.shifted_copy(5, 12, shift=3, vocab_size=7, generator=g)
+    assert tokens.shape == targets.shape == (5, 12)
+    assert int(tokens.min()) >= 0 and int(tokens.max()) < 7
+    assert (targets[:, :3] == tl.IGNORE_INDEX).all()
+    for i in range(3, 12):
+        assert torch.equal(targets[:, i], tokens[:, i - 3])
+
+
+def test_shifted_copy_targets_are_ignored_by_cross_entropy():
+    tokens, targets = tl.shifted_copy(2, 6, shift=2, vocab_size=4)
+    logits = torch.randn(2, 6, 4)
+    full = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+    answered = F.cross_entropy(logits[:, 2:].flatten(0, 1), targets[:, 2:].flatten())
+    torch.testing.assert_close(full, answered)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(batch_size=0, seq_len=4), "batch_size"),
+        (dict(batch_size=2, seq_len=4, shift=4), "shift"),
+        (dict(batch_size=2, seq_len=4, shift=0), "shift"),
+        (dict(batch_size=2, seq_len=4, vocab_size=0), "vocab_size"),
+    ],
+)
+def test_shifted_copy_rejects_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        tl.shifted_copy(**kwargs)
 
 
 def test_train_fits_linear_regression():
@@ -310,15 +343,9 @@ def test_peak_memory_shows_explicit_attention_materialises_weights():
 
 def test_time_call_returns_positive_seconds():
     seconds = tl.time_call(lambda: None, min_run_time=0.01)
+    # Only the type and sign: speed is measured in benchmarks/, never asserted in tests.
     assert isinstance(seconds, float)
-    assert 0 < seconds < 0.01
-
-
-def test_time_call_orders_cheap_and_expensive_work():
-    x = torch.randn(300, 300)
-    cheap = tl.time_call(lambda: None, min_run_time=0.02)
-    expensive = tl.time_call(lambda: x @ x @ x, min_run_time=0.02)
-    assert expensive > cheap
+    assert seconds > 0
 
 
 # --------------------------------------------------------------------------------------------

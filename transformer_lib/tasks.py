@@ -11,7 +11,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["LookupBatch", "key_value_lookup"]
+__all__ = ["LookupBatch", "key_value_lookup", "IGNORE_INDEX", "shifted_copy"]
+
+#: Target value that ``F.cross_entropy`` skips (its default ``ignore_index``).
+IGNORE_INDEX = -100
 
 
 class LookupBatch(NamedTuple):
@@ -56,3 +59,29 @@ def key_value_lookup(
     queries = keys.gather(1, positions)
     targets = values.gather(1, positions)
     return LookupBatch(*(t.to(device) for t in (keys, values, queries, targets, positions)))
+
+
+def shifted_copy(
+    batch_size: int,
+    seq_len: int,
+    *,
+    shift: int = 3,
+    vocab_size: int = 16,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Random tokens ``(B, T)`` and targets ``(B, T)``: ``targets[:, i] = tokens[:, i - shift]``.
+
+    "Copy the token ``shift`` places back": a task that needs to know *where* tokens are, not
+    only what they are. The first ``shift`` targets have no answer and are ``IGNORE_INDEX``.
+    """
+    for name, n in (("batch_size", batch_size), ("seq_len", seq_len),
+                    ("shift", shift), ("vocab_size", vocab_size)):  # fmt: skip
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"{name} must be a positive int, but got {n!r}")
+    if shift >= seq_len:
+        raise ValueError(f"shift must be smaller than seq_len={seq_len}, but got {shift}")
+    tokens = torch.randint(vocab_size, (batch_size, seq_len), generator=generator)
+    targets = torch.full_like(tokens, IGNORE_INDEX)
+    targets[:, shift:] = tokens[:, :-shift]
+    return tokens.to(device), targets.to(device)

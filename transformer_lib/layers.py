@@ -1,0 +1,210 @@
+"""The Transformer block: feed-forward network, residual sublayers, encoder layers (chapter 4).
+
+Shapes: ``(B, T, d_model)`` in and out everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .multi_head_attention import MultiHeadAttention
+from .norms import make_norm
+from .positions import (
+    POSITIONAL_KINDS,
+    LearnedPositionalEmbedding,
+    SinusoidalPositionalEncoding,
+    alibi_bias,
+)
+
+__all__ = ["FeedForward", "ResidualSublayer", "EncoderLayer", "Encoder"]
+
+_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu}
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward network: ``linear2(dropout(activation(linear1(x))))``.
+
+    ``d_model -> d_ff -> d_model``, applied to every position on its own. Names follow
+    ``torch.nn.TransformerEncoderLayer`` (``linear1``, ``linear2``).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        *,
+        activation: str = "relu",
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}, but got {activation!r}"
+            )
+        self.activation = activation
+        self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
+        self.linear2 = nn.Linear(d_ff, d_model, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear2(self.dropout(_ACTIVATIONS[self.activation](self.linear1(x))))
+
+
+class ResidualSublayer(nn.Module):
+    """A sublayer with its residual connection and normalization, in either order.
+
+    * Post-LN (``norm_first=False``, the 2017 paper): ``norm(x + dropout(f(x)))``.
+    * Pre-LN (``norm_first=True``, GPT-2 and most models since): ``x + dropout(f(norm(x)))``.
+
+    ``forward(x, f)`` takes the sublayer as a function, so one wrapper serves attention (which
+    needs masks) and the feed-forward network alike.
+    """
+
+    def __init__(
+        self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False, norm: str = "layer"
+    ) -> None:
+        super().__init__()
+        self.norm_first = norm_first
+        self.norm = make_norm(norm, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, sublayer: Callable[[Tensor], Tensor]) -> Tensor:
+        if self.norm_first:
+            return x + self.dropout(sublayer(self.norm(x)))
+        return self.norm(x + self.dropout(sublayer(x)))
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention then a feed-forward network, each in a :class:`ResidualSublayer`.
+
+    Args:
+        d_model, num_heads, num_kv_heads: as in :class:`MultiHeadAttention`.
+        d_ff: hidden size of the feed-forward network; default ``4 * d_model``.
+        dropout: on attention weights, inside the feed-forward network, and on each sublayer's
+            output before the residual sum (as in the 2017 paper).
+        norm_first: Pre-LN if ``True``; Post-LN (the paper, and PyTorch's default) if ``False``.
+        activation: ``"relu"`` (the paper) or ``"gelu"``.
+        norm: ``"layer"`` (:class:`LayerNorm`) or ``"rms"`` (:class:`RMSNorm`).
+        rope: rotary position embedding inside self-attention.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int | None = None,
+        dropout: float = 0.0,
+        *,
+        norm_first: bool = False,
+        activation: str = "relu",
+        norm: str = "layer",
+        num_kv_heads: int | None = None,
+        rope: bool = False,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        d_ff = 4 * d_model if d_ff is None else d_ff
+        self.self_attn = MultiHeadAttention(
+            d_model, num_heads, num_kv_heads=num_kv_heads, dropout=dropout, bias=bias, rope=rope
+        )
+        self.ff = FeedForward(d_model, d_ff, dropout, activation=activation, bias=bias)
+        self.attn_residual = ResidualSublayer(d_model, dropout, norm_first=norm_first, norm=norm)
+        self.ff_residual = ResidualSublayer(d_model, dropout, norm_first=norm_first, norm=norm)
+
+    @property
+    def norm_first(self) -> bool:
+        return self.attn_residual.norm_first
+
+    def forward(self, x: Tensor, mask: Tensor | None = None, *, is_causal: bool = False) -> Tensor:
+        """``x`` ``(B, T, d_model)``; ``mask`` broadcastable to ``(B, H, T, T)``."""
+        x = self.attn_residual(x, lambda h: self.self_attn(h, mask=mask, is_causal=is_causal))
+        return self.ff_residual(x, self.ff)
+
+
+class Encoder(nn.Module):
+    """A stack of :class:`EncoderLayer` s, with the positional information of your choice.
+
+    Args:
+        num_layers: number of layers.
+        positional: ``None`` (no positions: the encoder is permutation-equivariant),
+            ``"sinusoidal"`` or ``"learned"`` (added to the input), ``"rope"`` (rotary, inside
+            every attention layer) or ``"alibi"`` (distance bias added to every attention score).
+        max_len: longest sequence for ``"sinusoidal"`` and ``"learned"``.
+        The other arguments are those of :class:`EncoderLayer`. Pre-LN stacks
+        (``norm_first=True``) end with a final normalization, as in GPT-2.
+
+    ``forward(x, mask=None, *, is_causal=False)``: ``x`` is the ``(B, T, d_model)`` input
+    embeddings; returns ``(B, T, d_model)``.
+    """
+
+    def __init__(
+        self,
+        num_layers: int,
+        d_model: int,
+        num_heads: int,
+        d_ff: int | None = None,
+        dropout: float = 0.0,
+        *,
+        norm_first: bool = False,
+        positional: str | None = None,
+        max_len: int = 512,
+        activation: str = "relu",
+        norm: str = "layer",
+        num_kv_heads: int | None = None,
+    ) -> None:
+        super().__init__()
+        if positional not in POSITIONAL_KINDS:
+            raise ValueError(
+                f"positional must be one of {POSITIONAL_KINDS}, but got {positional!r}"
+            )
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"num_layers must be a positive int, but got {num_layers!r}")
+        self.positional, self.num_heads = positional, num_heads
+        self.position: nn.Module | None = None
+        if positional == "sinusoidal":
+            self.position = SinusoidalPositionalEncoding(d_model, max_len)
+        elif positional == "learned":
+            self.position = LearnedPositionalEmbedding(d_model, max_len)
+        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            EncoderLayer(
+                d_model,
+                num_heads,
+                d_ff,
+                dropout,
+                norm_first=norm_first,
+                activation=activation,
+                norm=norm,
+                num_kv_heads=num_kv_heads,
+                rope=positional == "rope",
+            )  # fmt: skip
+            for _ in range(num_layers)
+        )
+        self.final_norm = make_norm(norm, d_model) if norm_first else nn.Identity()
+
+    def forward(self, x: Tensor, mask: Tensor | None = None, *, is_causal: bool = False) -> Tensor:
+        if self.position is not None:
+            x = self.position(x)
+        x = self.dropout(x)
+        if self.positional == "alibi":
+            mask = _add_alibi(mask, self.num_heads, x.shape[1], x.device, x.dtype)
+        for layer in self.layers:
+            x = layer(x, mask, is_causal=is_causal)
+        return self.final_norm(x)
+
+
+def _add_alibi(
+    mask: Tensor | None, num_heads: int, T: int, device: torch.device, dtype: torch.dtype
+) -> Tensor:
+    """Fold the ALiBi bias into ``mask`` as one float mask broadcastable to ``(B, H, T, T)``."""
+    bias = alibi_bias(num_heads, T, device=device, dtype=dtype)[None]  # (1, H, T, T)
+    if mask is None:
+        return bias
+    if mask.dtype == torch.bool:  # torch.where broadcasts (B, 1, 1, T) against (H, T, T)
+        return torch.where(mask, bias, torch.tensor(float("-inf"), device=device, dtype=dtype))
+    return bias + mask

@@ -1,0 +1,200 @@
+"""Multi-head attention with grouped key/value heads and a key/value cache (chapter 2).
+
+Shapes: inputs ``(B, T, d_model)``; inside, ``(B, H, T, d_head)`` with ``d_head = d_model / H``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .attention import scaled_dot_product_attention
+from .positions import RotaryEmbedding
+
+__all__ = ["MultiHeadAttention", "KVCache"]
+
+
+@dataclass
+class KVCache:
+    """The keys and values one attention layer has already computed, for incremental decoding.
+
+    ``key`` and ``value`` are ``(B, H_kv, T_cached, d_head)``, or ``None`` before the first step.
+    Each forward pass appends the new positions, so a decoder computes every key and value once
+    instead of once per generated token.
+    """
+
+    key: Tensor | None = None
+    value: Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.key is None else self.key.shape[-2]
+
+    def update(self, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+        """Append ``(B, H_kv, T_new, d_head)`` keys and values; return all of them."""
+        if self.key is None:
+            self.key, self.value = key, value
+        else:
+            if key.shape[:2] != self.key.shape[:2]:
+                raise ValueError(
+                    f"cache holds (B, H_kv) = {tuple(self.key.shape[:2])}, but the new keys "
+                    f"have {tuple(key.shape[:2])}; use one cache per batch"
+                )
+            self.key = torch.cat([self.key, key], dim=-2)
+            self.value = torch.cat([self.value, value], dim=-2)
+        return self.key, self.value
+
+
+class MultiHeadAttention(nn.Module):
+    """``H`` attention heads side by side, each with its own projections of size ``d_head``.
+
+    Args:
+        d_model: model width; the input and output feature size.
+        num_heads: number of query heads ``H``; must divide ``d_model``.
+        num_kv_heads: number of key/value heads (grouped-query attention); must divide
+            ``num_heads``. ``None`` means ``num_heads`` (ordinary multi-head attention), ``1``
+            means multi-query attention.
+        dropout: dropout on the attention weights, active in training mode only.
+        bias: whether the four projections have biases.
+        rope: rotate queries and keys with a :class:`RotaryEmbedding` (self-attention only).
+        rope_base: the RoPE frequency base (10000 in Su et al., 2021).
+
+    The projections are ``nn.Linear`` layers named as in PyTorch and Hugging Face:
+    ``q_proj`` ``(d_model -> d_model)``, ``k_proj`` and ``v_proj``
+    ``(d_model -> num_kv_heads * d_head)``, ``out_proj`` ``(d_model -> d_model)``.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        *,
+        num_kv_heads: int | None = None,
+        dropout: float = 0.0,
+        bias: bool = True,
+        rope: bool = False,
+        rope_base: float = 10000.0,
+    ) -> None:
+        super().__init__()
+        num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+        for name, n in (("d_model", d_model), ("num_heads", num_heads),
+                        ("num_kv_heads", num_kv_heads)):  # fmt: skip
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ValueError(f"{name} must be a positive int, but got {n!r}")
+        if d_model % num_heads:
+            raise ValueError(
+                f"num_heads={num_heads} must divide d_model={d_model} "
+                f"(each head gets d_model / num_heads features)"
+            )
+        if num_heads % num_kv_heads:
+            raise ValueError(
+                f"num_kv_heads={num_kv_heads} must divide num_heads={num_heads} "
+                "(each key/value head serves a whole group of query heads)"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), but got {dropout}")
+        self.d_model, self.num_heads, self.num_kv_heads = d_model, num_heads, num_kv_heads
+        self.d_head = d_model // num_heads
+        self.dropout = dropout
+        kv_dim = num_kv_heads * self.d_head
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, kv_dim, bias=bias)
+        self.v_proj = nn.Linear(d_model, kv_dim, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.rotary = RotaryEmbedding(self.d_head, base=rope_base) if rope else None
+
+    def extra_repr(self) -> str:
+        kv = f", num_kv_heads={self.num_kv_heads}" if self.num_kv_heads != self.num_heads else ""
+        rope = ", rope=True" if self.rotary is not None else ""
+        return (
+            f"d_model={self.d_model}, num_heads={self.num_heads}{kv}, dropout={self.dropout}{rope}"
+        )
+
+    def _check(self, name: str, x: Tensor) -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name} must be a tensor, but got {type(x).__name__}")
+        if x.ndim != 3:
+            raise ValueError(
+                f"{name} must have shape (B, T, d_model), but has shape {tuple(x.shape)}"
+            )
+        if x.shape[-1] != self.d_model:
+            raise ValueError(
+                f"{name} has last dimension {x.shape[-1]}, but d_model is {self.d_model}"
+            )
+
+    def split_heads(self, x: Tensor, num_heads: int) -> Tensor:
+        """``(B, T, num_heads * d_head) -> (B, num_heads, T, d_head)``."""
+        B, T, _ = x.shape
+        return x.view(B, T, num_heads, self.d_head).transpose(1, 2)
+
+    @staticmethod
+    def merge_heads(x: Tensor) -> Tensor:
+        """``(B, H, T, d_head) -> (B, T, H * d_head)``: the heads side by side again."""
+        B, H, T, d_head = x.shape
+        return x.transpose(1, 2).reshape(B, T, H * d_head)
+
+    def forward(
+        self,
+        query: Tensor,
+        key: Tensor | None = None,
+        value: Tensor | None = None,
+        mask: Tensor | None = None,
+        *,
+        is_causal: bool = False,
+        return_weights: bool = False,
+        cache: KVCache | None = None,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Self-attention when ``key`` and ``value`` are omitted, cross-attention otherwise.
+
+        Args:
+            query: ``(B, T_q, d_model)``.
+            key: ``(B, T_k, d_model)``; defaults to ``query``.
+            value: ``(B, T_k, d_model)``; defaults to ``key``.
+            mask: bool (``True`` = may attend) or float, broadcastable to ``(B, H, T_q, T_k)``.
+            is_causal: forbid attending to later positions.
+            return_weights: also return the ``(B, H, T_q, T_k)`` attention weights.
+            cache: a :class:`KVCache` to append this call's keys and values to; attention then
+                runs over all cached positions (``T_k`` = cached + new).
+
+        Returns:
+            ``(B, T_q, d_model)``, or ``(output, weights)`` if ``return_weights``.
+        """
+        key = query if key is None else key
+        value = key if value is None else value
+        for name, x in (("query", query), ("key", key), ("value", value)):
+            self._check(name, x)
+        if key.shape[:2] != value.shape[:2]:
+            raise ValueError(
+                f"key has (B, T_k) = {tuple(key.shape[:2])}, but value has {tuple(value.shape[:2])}"
+            )
+        if key.shape[0] != query.shape[0]:
+            raise ValueError(f"query has batch size {query.shape[0]}, but key has {key.shape[0]}")
+
+        if isinstance(mask, Tensor) and mask.ndim not in (2, 4):
+            raise ValueError(
+                f"mask must have shape (T_q, T_k) or (B, H or 1, T_q, T_k), but has shape "
+                f"{tuple(mask.shape)}; for a (B, T_q, T_k) mask pass mask[:, None]"
+            )
+
+        q = self.split_heads(self.q_proj(query), self.num_heads)  # (B, H, T_q, d_head)
+        k = self.split_heads(self.k_proj(key), self.num_kv_heads)  # (B, H_kv, T_k, d_head)
+        v = self.split_heads(self.v_proj(value), self.num_kv_heads)
+        if self.rotary is not None:
+            offset = len(cache) if cache is not None else 0  # new tokens follow the cached ones
+            q, k = self.rotary(q, offset), self.rotary(k, offset)
+        if cache is not None:
+            k, v = cache.update(k, v)
+        if self.num_kv_heads != self.num_heads:
+            # Each key/value head serves a group of consecutive query heads.
+            group = self.num_heads // self.num_kv_heads
+            k = k.repeat_interleave(group, dim=1)
+            v = v.repeat_interleave(group, dim=1)
+
+        result = scaled_dot_product_attention(
+            q, k, v, mask, is_causal=is_causal, return_weights=return_weights,
+            dropout_p=self.dropout if self.training else 0.0,
+        )  # fmt: skip
+        out, weights = result if return_weights else (result, None)
+        out = self.out_proj(self.merge_heads(out))  # (B, T_q, d_model)
+        return (out, weights) if return_weights else out

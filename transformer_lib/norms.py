@@ -1,0 +1,75 @@
+"""Layer normalization and RMS normalization, written out (chapter 4).
+
+Both normalise each token's feature vector on its own, so they do not depend on the batch
+size or on the padding in other sequences (unlike batch normalization).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["LayerNorm", "RMSNorm", "make_norm"]
+
+
+class LayerNorm(nn.Module):
+    r"""``y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias`` over the last dimension.
+
+    Ba et al. (2016). ``var`` is the biased (population) variance, as in ``nn.LayerNorm``.
+    Shapes: ``(..., d_model) -> (..., d_model)``.
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-5, *, bias: bool = True) -> None:
+        super().__init__()
+        if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 1:
+            raise ValueError(f"d_model must be a positive int, but got {d_model!r}")
+        self.d_model, self.eps = d_model, eps
+        self.weight = nn.Parameter(torch.ones(d_model))
+        self.bias = nn.Parameter(torch.zeros(d_model)) if bias else None
+
+    def extra_repr(self) -> str:
+        return f"{self.d_model}, eps={self.eps}, bias={self.bias is not None}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1] != self.d_model:
+            raise ValueError(f"x has last dimension {x.shape[-1]}, but d_model is {self.d_model}")
+        # Compute the statistics in at least float32: half precision loses the small variances.
+        h = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        mean = h.mean(dim=-1, keepdim=True)
+        var = h.var(dim=-1, keepdim=True, unbiased=False)
+        y = ((h - mean) * torch.rsqrt(var + self.eps)).to(x.dtype) * self.weight
+        return y + self.bias if self.bias is not None else y
+
+
+class RMSNorm(nn.Module):
+    r"""``y = x / sqrt(mean(x^2) + eps) * weight``: layer norm without centring or bias.
+
+    Zhang & Sennrich (2019); used by Llama and most recent decoders.
+    Shapes: ``(..., d_model) -> (..., d_model)``.
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 1:
+            raise ValueError(f"d_model must be a positive int, but got {d_model!r}")
+        self.d_model, self.eps = d_model, eps
+        self.weight = nn.Parameter(torch.ones(d_model))
+
+    def extra_repr(self) -> str:
+        return f"{self.d_model}, eps={self.eps}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1] != self.d_model:
+            raise ValueError(f"x has last dimension {x.shape[-1]}, but d_model is {self.d_model}")
+        h = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        y = h * torch.rsqrt(h.pow(2).mean(dim=-1, keepdim=True) + self.eps)
+        return y.to(x.dtype) * self.weight
+
+
+def make_norm(kind: str, d_model: int) -> nn.Module:
+    """``"layer"`` -> :class:`LayerNorm`, ``"rms"`` -> :class:`RMSNorm`."""
+    if kind == "layer":
+        return LayerNorm(d_model)
+    if kind == "rms":
+        return RMSNorm(d_model)
+    raise ValueError(f"norm must be 'layer' or 'rms', but got {kind!r}")
