@@ -160,6 +160,11 @@ class MultiHeadAttention(nn.Module):
         Returns:
             ``(B, T_q, d_model)``, or ``(output, weights)`` if ``return_weights``.
         """
+        if self.rotary is not None and key is not None and key is not query:
+            raise ValueError(
+                "rope=True rotates queries and keys by their positions in one sequence, so it "
+                "is for self-attention only; got a separate key (cross-attention)"
+            )
         key = query if key is None else key
         value = key if value is None else value
         for name, x in (("query", query), ("key", key), ("value", value)):

@@ -37,8 +37,11 @@ class LayerNorm(nn.Module):
         h = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         mean = h.mean(dim=-1, keepdim=True)
         var = h.var(dim=-1, keepdim=True, unbiased=False)
-        y = ((h - mean) * torch.rsqrt(var + self.eps)).to(x.dtype) * self.weight
-        return y + self.bias if self.bias is not None else y
+        y = (h - mean) * torch.rsqrt(var + self.eps) * self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        # Cast last: a float32 weight times a bfloat16 tensor would otherwise promote to float32.
+        return y.to(x.dtype)
 
 
 class RMSNorm(nn.Module):
@@ -62,8 +65,8 @@ class RMSNorm(nn.Module):
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x has last dimension {x.shape[-1]}, but d_model is {self.d_model}")
         h = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-        y = h * torch.rsqrt(h.pow(2).mean(dim=-1, keepdim=True) + self.eps)
-        return y.to(x.dtype) * self.weight
+        y = h * torch.rsqrt(h.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
+        return y.to(x.dtype)  # the output follows the input's dtype, whatever the weight's
 
 
 def make_norm(kind: str, d_model: int) -> nn.Module:

@@ -121,7 +121,8 @@ class RotaryEmbedding(nn.Module):
 
     def cos_sin(self, positions: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         """``(T, d_head)`` cosines and sines for integer ``positions`` ``(T,)``."""
-        angles = positions.float()[:, None] * self.inv_freq[None, :]  # (T, d_head / 2)
+        work = torch.promote_types(dtype, torch.float32)  # float64 stays float64
+        angles = positions.to(work)[:, None] * self.inv_freq.to(work)[None, :]  # (T, d_head/2)
         angles = torch.cat([angles, angles], dim=-1)  # (T, d_head)
         return angles.cos().to(dtype), angles.sin().to(dtype)
 
@@ -169,8 +170,8 @@ def alibi_bias(
 
     Queries are the last ``T_q`` of ``T_k`` positions (as with a key/value cache). Combined
     with a causal mask this is the ALiBi of Press et al. (2022); without one it is its
-    symmetric variant for bidirectional encoders. Pass it as the ``mask`` of attention, or add
-    it to a boolean mask converted with ``masked_fill``.
+    symmetric variant for bidirectional encoders. ``tl.scaled_dot_product_attention`` takes it
+    as its ``mask`` directly; ``MultiHeadAttention`` wants ``bias[None]`` (a 4-D mask).
     """
     T_k = T_q if T_k is None else T_k
     _check_positive_int("T_q", T_q)
