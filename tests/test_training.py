@@ -1,0 +1,405 @@
+"""Tests of the training loop's options: gradient accumulation, mixed precision, evaluation
+hooks, checkpoints and exact resumption, and running without tqdm."""
+
+import math
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transformer_lib import training
+from transformer_lib.training import History, train
+
+
+def regression_batch(index, batch_size=8):
+    """A batch that is a pure function of its index, as resumption requires."""
+    g = torch.Generator().manual_seed(1000 + index)
+    x = torch.randn(batch_size, 4, generator=g)
+    w = torch.arange(1.0, 5.0)[:, None]
+    return x, x @ w + 0.5
+
+
+def mse(model, batch):
+    x, y = batch
+    return F.mse_loss(model(x), y)
+
+
+def flat_params(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+class MLP(nn.Module):
+    """A small model with dropout, so that resumption must restore the RNG to match."""
+
+    def __init__(self, dropout=0.0):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+# --------------------------------------------------------------------------------------------
+# Gradient accumulation
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_accumulation_equals_one_big_batch(k):
+    b = 8
+    torch.manual_seed(0)
+    small = MLP()
+    big = MLP()
+    big.load_state_dict(small.state_dict())
+    initial = flat_params(small)
+
+    micro = [regression_batch(i, b) for i in range(k)]
+    full = (torch.cat([x for x, _ in micro]), torch.cat([y for _, y in micro]))
+
+    opt_small = torch.optim.SGD(small.parameters(), lr=0.05)
+    opt_big = torch.optim.SGD(big.parameters(), lr=0.05)
+    losses_small = train(
+        small, lambda i: micro[i], mse, opt_small, steps=1, accumulation_steps=k, progress=False
+    )
+    losses_big = train(big, lambda i: full, mse, opt_big, steps=1, progress=False)
+
+    assert not torch.allclose(flat_params(small), initial)  # the step did move the weights
+    torch.testing.assert_close(flat_params(small), flat_params(big), rtol=1e-5, atol=1e-6)
+    assert losses_small[0] == pytest.approx(losses_big[0], rel=1e-5)
+
+
+def test_accumulation_calls_get_batch_once_per_micro_batch():
+    calls = []
+
+    def get_batch(i):
+        calls.append(i)
+        return regression_batch(i)
+
+    model = MLP()
+    train(
+        model,
+        get_batch,
+        mse,
+        torch.optim.SGD(model.parameters(), lr=0.01),
+        steps=3,
+        accumulation_steps=2,
+        progress=False,
+    )
+    assert calls == [0, 1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(accumulation_steps=0), "accumulation_steps"),
+        (dict(eval_every=0, eval_fn=lambda m: {}), "eval_every"),
+        (dict(eval_every=2), "eval_fn"),
+        (dict(checkpoint_every=2), "checkpoint_path"),
+        (dict(amp="int8"), "amp"),
+    ],
+)
+def test_train_rejects_bad_options(kwargs, name):
+    model = MLP()
+    with pytest.raises(ValueError, match=name):
+        train(
+            model,
+            regression_batch,
+            mse,
+            torch.optim.SGD(model.parameters(), lr=0.01),
+            steps=2,
+            progress=False,
+            **kwargs,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Mixed precision
+# --------------------------------------------------------------------------------------------
+
+
+def test_amp_bfloat16_on_cpu_runs_and_learns():
+    torch.manual_seed(0)
+    model = MLP()
+    seen = []
+
+    def loss_fn(model, batch):
+        x, y = batch
+        out = model(x)
+        seen.append(out.dtype)
+        return F.mse_loss(out.float(), y)
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = train(model, regression_batch, loss_fn, optimizer, steps=150, amp=True, progress=False)
+    assert set(seen) == {torch.bfloat16}  # the matmuls ran in bfloat16
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay float32
+    assert sum(losses[-10:]) / 10 < losses[0] / 20
+
+
+def test_amp_float16_on_cpu_falls_back_with_a_warning():
+    model = MLP()
+    with pytest.warns(RuntimeWarning, match="full precision"):
+        losses = train(
+            model,
+            regression_batch,
+            mse,
+            torch.optim.SGD(model.parameters(), lr=0.01),
+            steps=2,
+            amp="float16",
+            progress=False,
+        )
+    assert len(losses) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_amp_float16_on_cuda_uses_a_grad_scaler_and_resumes(tmp_path):
+    torch.manual_seed(0)
+    model = MLP().cuda()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+
+    def get_batch(i):
+        return tuple(t.cuda() for t in regression_batch(i))
+
+    path = tmp_path / "c"
+    losses = train(
+        model,
+        get_batch,
+        mse,
+        optimizer,
+        steps=150,
+        amp=True,
+        progress=False,
+        checkpoint_path=path,
+        checkpoint_every=50,
+    )
+    assert sum(losses[-10:]) / 10 < losses[0] / 20
+    state = torch.load(path / "training_state.pt", weights_only=True)
+    assert "scale" in state["scaler"]  # float16 needed a GradScaler, and it was saved
+    model2 = MLP().cuda()
+    optimizer2 = torch.optim.Adam(model2.parameters(), lr=1e-2)
+    again = train(
+        model2,
+        get_batch,
+        mse,
+        optimizer2,
+        steps=150,
+        amp=True,
+        progress=False,
+        checkpoint_path=path,
+    )
+    assert list(again) == list(losses)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation hook
+# --------------------------------------------------------------------------------------------
+
+
+def test_eval_hook_history_and_train_mode():
+    torch.manual_seed(0)
+    model = MLP(dropout=0.1)
+    val = regression_batch(-1, 64)
+    modes = []
+
+    def eval_fn(model):
+        modes.append((model.training, torch.is_grad_enabled()))
+        return {"val_loss": mse(model, val), "const": 1}
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    history = train(
+        model,
+        regression_batch,
+        mse,
+        optimizer,
+        steps=25,
+        eval_fn=eval_fn,
+        eval_every=10,
+        progress=False,
+    )
+    assert isinstance(history, History) and isinstance(history, list)
+    assert len(history) == 25 and all(isinstance(x, float) for x in history)
+    assert [s for s, _ in history.evals] == [10, 20, 25]
+    for _, metrics in history.evals:
+        assert set(metrics) == {"val_loss", "const"}
+        assert all(type(v) is float for v in metrics.values())
+    assert history.evals[-1][1]["val_loss"] < history.evals[0][1]["val_loss"]
+    assert modes == [(False, False)] * 3  # eval mode, no gradients
+    assert model.training  # restored afterwards
+
+
+def test_eval_fn_without_eval_every_runs_once_at_the_end():
+    model = MLP()
+    history = train(
+        model,
+        regression_batch,
+        mse,
+        torch.optim.SGD(model.parameters(), lr=0.01),
+        steps=3,
+        eval_fn=lambda m: {"x": 2.0},
+        progress=False,
+    )
+    assert history.evals == [(3, {"x": 2.0})]
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoints and resumption
+# --------------------------------------------------------------------------------------------
+
+
+def make_run(seed=0):
+    torch.manual_seed(seed)
+    model = MLP(dropout=0.2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.7)
+    return model, optimizer, scheduler
+
+
+def test_resume_after_interruption_gives_identical_losses_and_weights(tmp_path):
+    val = regression_batch(-1, 32)
+
+    def eval_fn(model):
+        return {"val_loss": mse(model, val)}
+
+    options = dict(steps=10, progress=False, eval_fn=eval_fn, eval_every=4, accumulation_steps=2)
+
+    model, optimizer, scheduler = make_run()
+    reference = train(model, regression_batch, mse, optimizer, scheduler=scheduler, **options)
+    reference_weights = flat_params(model)
+
+    # The same run, killed during step 7 (micro-batch 14); checkpoints every 3 steps.
+    def dies_at_step_7(i):
+        if i == 14:
+            raise KeyboardInterrupt
+        return regression_batch(i)
+
+    path = tmp_path / "run"
+    model, optimizer, scheduler = make_run()
+    with pytest.raises(KeyboardInterrupt):
+        train(
+            model,
+            dies_at_step_7,
+            mse,
+            optimizer,
+            scheduler=scheduler,
+            checkpoint_path=path,
+            checkpoint_every=3,
+            **options,
+        )
+    assert (path / "config.json").exists()
+
+    # "Restart the process": new objects with different initial weights, and a disturbed RNG.
+    model, optimizer, scheduler = make_run(seed=123)
+    torch.rand(1000)
+    resumed = train(
+        model,
+        regression_batch,
+        mse,
+        optimizer,
+        scheduler=scheduler,
+        checkpoint_path=path,
+        checkpoint_every=3,
+        **options,
+    )
+
+    assert list(resumed) == list(reference)  # bit for bit, including dropout's randomness
+    assert resumed.evals == reference.evals
+    assert torch.equal(flat_params(model), reference_weights)
+    assert scheduler.last_epoch == 10
+
+    # Running again with the finished checkpoint does no more steps.
+    model2, optimizer2, scheduler2 = make_run(seed=5)
+    again = train(
+        model2,
+        regression_batch,
+        mse,
+        optimizer2,
+        scheduler=scheduler2,
+        checkpoint_path=path,
+        **options,
+    )
+    assert list(again) == list(reference)
+    assert torch.equal(flat_params(model2), reference_weights)
+
+
+def test_checkpoint_every_saves_and_resume_false_starts_over(tmp_path, monkeypatch):
+    from transformer_lib.checkpoint import load_checkpoint
+
+    path = tmp_path / "ckpt"
+    steps_saved = []
+    original = training.save_checkpoint
+
+    def spy(*args, **kwargs):
+        steps_saved.append(kwargs["step"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training, "save_checkpoint", spy)
+    model, optimizer, _ = make_run()
+    first = train(
+        model,
+        regression_batch,
+        mse,
+        optimizer,
+        steps=7,
+        checkpoint_path=path,
+        checkpoint_every=3,
+        progress=False,
+    )
+    assert steps_saved == [3, 6, 7]
+    assert load_checkpoint(path, MLP())["step"] == 7
+    model, optimizer, _ = make_run()
+    fresh = train(
+        model,
+        regression_batch,
+        mse,
+        optimizer,
+        steps=7,
+        checkpoint_path=path,
+        resume=False,
+        progress=False,
+    )
+    assert len(fresh) == 7
+    assert list(fresh) == list(first)  # started from scratch, same seed: the same run
+
+
+def test_resume_past_the_requested_steps_is_an_error(tmp_path):
+    path = tmp_path / "ckpt"
+    model, optimizer, _ = make_run()
+    train(model, regression_batch, mse, optimizer, steps=5, checkpoint_path=path, progress=False)
+    with pytest.raises(ValueError, match="step 5"):
+        train(
+            model, regression_batch, mse, optimizer, steps=3, checkpoint_path=path, progress=False
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Progress bar
+# --------------------------------------------------------------------------------------------
+
+
+def test_trains_without_tqdm_and_warns_once(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `from tqdm import tqdm` fail
+    monkeypatch.setattr(training, "_WARNED_NO_TQDM", False)
+    model = MLP()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    with pytest.warns(UserWarning, match="tqdm") as record:
+        losses = train(model, regression_batch, mse, optimizer, steps=3, progress=True)
+        train(model, regression_batch, mse, optimizer, steps=3, progress=True)
+    assert len(losses) == 3 and all(math.isfinite(x) for x in losses)
+    assert sum("tqdm" in str(w.message) for w in record) == 1
+
+
+def test_progress_bar_with_eval_and_resume(tmp_path):
+    model, optimizer, _ = make_run()
+    history = train(
+        model,
+        regression_batch,
+        mse,
+        optimizer,
+        steps=4,
+        eval_fn=lambda m: {"a": 1},
+        eval_every=2,
+        checkpoint_path=tmp_path / "c",
+        progress=True,
+    )
+    assert len(history) == 4 and len(history.evals) == 2
