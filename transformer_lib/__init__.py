@@ -7,9 +7,13 @@ torch.Size([2, 4, 10, 16])
 """
 
 from .attention import causal_mask, padding_mask, scaled_dot_product_attention
+from .checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+from .data import CharTokenizer, bucket_batches, number_pairs, pad_batch, train_test_numbers
+from .decoding import beam_search, greedy_decode
 from .device import get_device
-from .layers import Encoder, EncoderLayer, FeedForward, ResidualSublayer
+from .layers import Decoder, DecoderLayer, Encoder, EncoderLayer, FeedForward, ResidualSublayer
 from .measure import peak_memory, time_call
+from .metrics import bleu, chrf, exact_match, perplexity
 from .multi_head_attention import KVCache, MultiHeadAttention
 from .norms import LayerNorm, RMSNorm
 from .positions import (
@@ -22,7 +26,8 @@ from .positions import (
 from .schedules import cosine_schedule, noam_schedule, warmup_schedule
 from .seeding import set_seed
 from .tasks import IGNORE_INDEX, LookupBatch, key_value_lookup, shifted_copy
-from .training import train
+from .training import History, train
+from .transformer import Transformer
 from .viz import plot_attention, plot_training_curve
 
 __version__ = "0.1.0"
@@ -44,12 +49,30 @@ __all__ = [
     "ResidualSublayer",
     "EncoderLayer",
     "Encoder",
+    "DecoderLayer",
+    "Decoder",
+    "Transformer",
+    "greedy_decode",
+    "beam_search",
     "warmup_schedule",
     "noam_schedule",
     "cosine_schedule",
     "get_device",
     "set_seed",
     "train",
+    "History",
+    "save_checkpoint",
+    "load_checkpoint",
+    "checkpoint_exists",
+    "bleu",
+    "chrf",
+    "exact_match",
+    "perplexity",
+    "CharTokenizer",
+    "pad_batch",
+    "bucket_batches",
+    "number_pairs",
+    "train_test_numbers",
     "time_call",
     "peak_memory",
     "key_value_lookup",
