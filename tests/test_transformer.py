@@ -7,8 +7,6 @@ full (uncached) forward pass for every cached computation, a hand-made toy model
 sequence is known, and a small training run that must learn to copy.
 """
 
-import time
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -599,7 +597,6 @@ def test_tiny_transformer_learns_to_copy(one_thread):
     )
     opt = torch.optim.Adam(model.parameters(), lr=3e-3, betas=(0.9, 0.98))
     sched = tl.warmup_schedule(opt, 30)
-    start = time.perf_counter()
     for _ in range(400):
         src, tgt = copy_batch(64, g)
         logits = model(src, tgt[:, :-1])  # teacher forcing: predict tgt[t + 1] from tgt[:t + 1]
@@ -615,8 +612,6 @@ def test_tiny_transformer_learns_to_copy(one_thread):
         assert width <= tgt.shape[1]
         exact = (out == tgt[:, :width]).all(dim=1) & (tgt[:, width:] == PAD).all(dim=1)
         assert exact.float().mean() > 0.9, (decode.__name__, exact.float().mean())
-    elapsed = time.perf_counter() - start
-    assert elapsed < 20, f"took {elapsed:.1f} s"
 
 
 def test_all_padding_source_gives_finite_logits():

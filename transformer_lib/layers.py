@@ -136,6 +136,24 @@ class EncoderLayer(nn.Module):
         return self.ff_residual(x, self.ff)
 
 
+def _stack_position(
+    num_layers: int, positional: str | None, d_model: int, max_len: int
+) -> nn.Module | None:
+    """Check a stack's options; return the module that adds absolute positions, if any.
+
+    RoPE and ALiBi act inside attention, so they need no module here.
+    """
+    if positional not in POSITIONAL_KINDS:
+        raise ValueError(f"positional must be one of {POSITIONAL_KINDS}, but got {positional!r}")
+    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+        raise ValueError(f"num_layers must be a positive int, but got {num_layers!r}")
+    if positional == "sinusoidal":
+        return SinusoidalPositionalEncoding(d_model, max_len)
+    if positional == "learned":
+        return LearnedPositionalEmbedding(d_model, max_len)
+    return None
+
+
 class Encoder(nn.Module):
     """A stack of :class:`EncoderLayer` s, with the positional information of your choice.
 
@@ -168,18 +186,8 @@ class Encoder(nn.Module):
         num_kv_heads: int | None = None,
     ) -> None:
         super().__init__()
-        if positional not in POSITIONAL_KINDS:
-            raise ValueError(
-                f"positional must be one of {POSITIONAL_KINDS}, but got {positional!r}"
-            )
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive int, but got {num_layers!r}")
         self.positional, self.num_heads = positional, num_heads
-        self.position: nn.Module | None = None
-        if positional == "sinusoidal":
-            self.position = SinusoidalPositionalEncoding(d_model, max_len)
-        elif positional == "learned":
-            self.position = LearnedPositionalEmbedding(d_model, max_len)
+        self.position = _stack_position(num_layers, positional, d_model, max_len)
         self.dropout = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
             EncoderLayer(
@@ -192,7 +200,7 @@ class Encoder(nn.Module):
                 norm=norm,
                 num_kv_heads=num_kv_heads,
                 rope=positional == "rope",
-            )  # fmt: skip
+            )
             for _ in range(num_layers)
         )
         self.final_norm = make_norm(norm, d_model) if norm_first else nn.Identity()
@@ -359,18 +367,8 @@ class Decoder(nn.Module):
         num_kv_heads: int | None = None,
     ) -> None:
         super().__init__()
-        if positional not in POSITIONAL_KINDS:
-            raise ValueError(
-                f"positional must be one of {POSITIONAL_KINDS}, but got {positional!r}"
-            )
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive int, but got {num_layers!r}")
         self.positional, self.num_heads, self.d_model = positional, num_heads, d_model
-        self.position: nn.Module | None = None
-        if positional == "sinusoidal":
-            self.position = SinusoidalPositionalEncoding(d_model, max_len)
-        elif positional == "learned":
-            self.position = LearnedPositionalEmbedding(d_model, max_len)
+        self.position = _stack_position(num_layers, positional, d_model, max_len)
         self.dropout = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
             DecoderLayer(
@@ -383,7 +381,7 @@ class Decoder(nn.Module):
                 norm=norm,
                 num_kv_heads=num_kv_heads,
                 rope=positional == "rope",
-            )  # fmt: skip
+            )
             for _ in range(num_layers)
         )
         self.final_norm = make_norm(norm, d_model) if norm_first else nn.Identity()
