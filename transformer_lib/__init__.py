@@ -8,7 +8,14 @@ torch.Size([2, 4, 10, 16])
 
 from .attention import causal_mask, padding_mask, scaled_dot_product_attention
 from .checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
-from .data import CharTokenizer, bucket_batches, number_pairs, pad_batch, train_test_numbers
+from .data import (
+    CharTokenizer,
+    bucket_batches,
+    load_parallel_corpus,
+    number_pairs,
+    pad_batch,
+    train_test_numbers,
+)
 from .decoding import beam_search, greedy_decode
 from .device import get_device
 from .layers import Decoder, DecoderLayer, Encoder, EncoderLayer, FeedForward, ResidualSublayer
@@ -73,6 +80,7 @@ __all__ = [
     "bucket_batches",
     "number_pairs",
     "train_test_numbers",
+    "load_parallel_corpus",
     "time_call",
     "peak_memory",
     "key_value_lookup",
