@@ -556,15 +556,6 @@ class ShiftModel(nn.Module):
         return self.head(self.encoder(self.embed(tokens)))
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and lose a lot on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_encoder_learns_to_shift_a_sequence_by_one(one_thread):
     """Output at position i must be the input at i - 1: only positions can tell which that is."""
     vocab, T, batch = 8, 10, 64

@@ -579,15 +579,6 @@ def copy_batch(n, generator, vocab=13, shortest=2, longest=6):
     return src, torch.cat([torch.full((n, 1), BOS), src], dim=1)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and lose a lot on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_tiny_transformer_learns_to_copy(one_thread):
     vocab = 13
     torch.manual_seed(0)
