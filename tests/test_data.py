@@ -1,4 +1,4 @@
-"""Tests of the text data helpers: the character tokenizer, padding, length-bucketed
+"""Tests of the text data helpers: the character and word tokenizers, padding, length-bucketed
 batches and the number-words translation task."""
 
 import builtins
@@ -8,6 +8,7 @@ import torch
 
 from transformer_lib.data import (
     CharTokenizer,
+    WordTokenizer,
     bucket_batches,
     number_pairs,
     pad_batch,
@@ -68,6 +69,54 @@ def test_tokenizer_rejects_bad_input():
         tok.decode([99])
     with pytest.raises(TypeError, match="text"):
         tok.encode(["a"])
+
+
+# --------------------------------------------------------------------------------------------
+# WordTokenizer
+# --------------------------------------------------------------------------------------------
+
+
+def test_word_tokenizer_splits_words_and_punctuation_and_round_trips():
+    text = "And God said, Let there be light: and there was light."
+    assert WordTokenizer.split(text)[:4] == ["And", "God", "said", ","]
+    tok = WordTokenizer([text])
+    ids = tok.encode(text, add_bos=True, add_eos=True)
+    assert ids[0] == tok.bos_id and ids[-1] == tok.eos_id
+    assert len(ids) == len(WordTokenizer.split(text)) + 2
+    assert tok.decode(ids) == text  # spacing before punctuation is restored
+    assert tok.decode(torch.tensor(ids)) == text
+    assert tok.decode(ids, skip_special=False).startswith("<bos> And God")
+
+
+def test_word_tokenizer_vocabulary_is_by_frequency_with_cut_offs():
+    texts = ["b a a", "c a b", "d"]
+    tok = WordTokenizer(texts)
+    assert tok.words == ["a", "b", "c", "d"]  # a:3, b:2, then ties sorted
+    assert WordTokenizer(reversed(texts)).words == tok.words
+    assert WordTokenizer(texts, min_count=2).words == ["a", "b"]
+    assert WordTokenizer(texts, max_size=1).words == ["a"]
+    small = WordTokenizer(texts, min_count=2)
+    assert small.encode("a c") == [4, small.unk_id]
+    assert small.decode(small.encode("a c")) == "a <unk>"
+    assert small.vocab_size == 6
+
+
+def test_word_tokenizer_rejects_bad_input():
+    with pytest.raises(TypeError, match="texts"):
+        WordTokenizer("abc")
+    with pytest.raises(TypeError, match="texts"):
+        WordTokenizer([1, 2])
+    with pytest.raises(ValueError, match="min_count"):
+        WordTokenizer(["a"], min_count=0)
+    with pytest.raises(ValueError, match="max_size"):
+        WordTokenizer(["a"], max_size=-1)
+    tok = WordTokenizer(["a"])
+    with pytest.raises(ValueError, match="id 9"):
+        tok.decode([9])
+    with pytest.raises(TypeError, match="text"):
+        tok.encode(["a"])
+    with pytest.raises(ValueError, match="1-D"):
+        tok.decode(torch.zeros(2, 2, dtype=torch.long))
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from .attention import causal_mask, padding_mask, scaled_dot_product_attention
 from .checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from .data import (
     CharTokenizer,
+    WordTokenizer,
     bucket_batches,
     load_parallel_corpus,
     number_pairs,
@@ -76,6 +77,7 @@ __all__ = [
     "exact_match",
     "perplexity",
     "CharTokenizer",
+    "WordTokenizer",
     "pad_batch",
     "bucket_batches",
     "number_pairs",

@@ -1,4 +1,4 @@
-"""Text data helpers: a character tokenizer, padding and length-bucketed batching, and the
+"""Text data helpers: character and word tokenizers, padding and length-bucketed batching, and the
 number-words translation task (chapter 5).
 
 The translation task turns integers into words in two languages with ``num2words``
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from torch import Tensor
 
 __all__ = [
     "CharTokenizer",
+    "WordTokenizer",
     "pad_batch",
     "bucket_batches",
     "number_pairs",
@@ -122,6 +125,95 @@ class CharTokenizer:
 
     def __repr__(self) -> str:
         return f"CharTokenizer(vocab_size={self.vocab_size})"
+
+
+class WordTokenizer:
+    """One token per word or punctuation mark, with the same four special ids as ``CharTokenizer``.
+
+    ``pad=0, bos=1, eos=2, unk=3``; then the words seen at least ``min_count`` times, most
+    frequent first (ties in sorted order, so the same texts give the same vocabulary), at most
+    ``max_size`` of them. Other words map to ``unk``. Text is split into runs of word characters
+    and single punctuation marks: ``"Let there be light:"`` -> ``Let there be light :``.
+    ``decode`` joins tokens with spaces and removes the space before closing punctuation, which
+    is not an exact inverse (the split loses spacing) but is what BLEU's tokenizer re-splits.
+
+    >>> tok = WordTokenizer(["And God said, Let there be light."])
+    >>> tok.decode(tok.encode("God said, Let there be light."))
+    'God said, Let there be light.'
+    """
+
+    SPECIALS = CharTokenizer.SPECIALS
+    pad_id, bos_id, eos_id, unk_id = 0, 1, 2, 3
+    _SPLIT = re.compile(r"\w+|[^\w\s]")
+    _NO_SPACE_BEFORE = re.compile(r" ([.,;:!?)\]}’”'])")
+
+    def __init__(
+        self, texts: Iterable[str] = (), *, min_count: int = 1, max_size: int | None = None
+    ):
+        if isinstance(texts, str):
+            raise TypeError("texts must be an iterable of strings, not one string")
+        if min_count < 1:
+            raise ValueError(f"min_count must be at least 1, but got {min_count}")
+        if max_size is not None and max_size < 0:
+            raise ValueError(f"max_size must be non-negative or None, but got {max_size}")
+        counts: Counter[str] = Counter()
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"texts must contain strings, but got {type(text).__name__}")
+            counts.update(self.split(text))
+        kept = sorted(
+            (w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w)
+        )
+        self._set_words(kept[:max_size])
+
+    @classmethod
+    def split(cls, text: str) -> list[str]:
+        """The tokens of ``text``: runs of word characters and single punctuation marks."""
+        return cls._SPLIT.findall(text)
+
+    def _set_words(self, words: Sequence[str]) -> None:
+        self.words = list(words)
+        offset = len(self.SPECIALS)
+        self._id_of = {w: i + offset for i, w in enumerate(self.words)}
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of ids, special tokens included: the size of the embedding table."""
+        return len(self.SPECIALS) + len(self.words)
+
+    def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
+        """Ids of ``text``'s words, optionally between ``bos`` and ``eos``."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, but got {type(text).__name__}")
+        ids = [self._id_of.get(w, self.unk_id) for w in self.split(text)]
+        return [self.bos_id] * add_bos + ids + [self.eos_id] * add_eos
+
+    def decode(self, ids: Iterable[int] | Tensor, *, skip_special: bool = True) -> str:
+        """The text of ``ids`` (a list or a 1-D tensor); unknown words decode to ``<unk>``.
+
+        With ``skip_special`` pad, bos and eos are dropped; otherwise they appear by name.
+        """
+        if isinstance(ids, Tensor):
+            if ids.ndim != 1:
+                raise ValueError(f"ids must be 1-D, but has shape {tuple(ids.shape)}")
+            ids = ids.tolist()
+        out = []
+        offset = len(self.SPECIALS)
+        for i in ids:
+            i = int(i)
+            if not 0 <= i < self.vocab_size:
+                raise ValueError(f"id {i} is outside the vocabulary of size {self.vocab_size}")
+            if i == self.unk_id:
+                out.append(self.SPECIALS[i])
+            elif i < offset:
+                if not skip_special:
+                    out.append(self.SPECIALS[i])
+            else:
+                out.append(self.words[i - offset])
+        return self._NO_SPACE_BEFORE.sub(r"\1", " ".join(out))
+
+    def __repr__(self) -> str:
+        return f"WordTokenizer(vocab_size={self.vocab_size})"
 
 
 def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> Tensor:
