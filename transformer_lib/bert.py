@@ -61,7 +61,12 @@ class BERTConfig:
 
     ``d_ff`` defaults to ``4 * d_model``; ``dropout`` applies to the embeddings, the attention
     weights and every sublayer output; ``norm_eps`` is the LayerNorm epsilon (BERT uses
-    1e-12); ``num_labels`` is only read by :class:`BERTForSequenceClassification`.
+    1e-12); ``num_labels`` and ``classifier_pooling`` are only read by
+    :class:`BERTForSequenceClassification`: ``"cls"`` classifies the pooled ``[CLS]`` vector
+    (BERT's paper), ``"mean"`` the mean of the real tokens' vectors (what sentence encoders
+    such as all-MiniLM-L6-v2 are trained to produce, and better for encoders pre-trained
+    without next-sentence prediction; the same option exists as ``classifier_pooling`` in
+    some Hugging Face configs).
     """
 
     vocab_size: int
@@ -75,6 +80,7 @@ class BERTConfig:
     pad_id: int = 0
     norm_eps: float = 1e-12
     num_labels: int = 2
+    classifier_pooling: str = "cls"
 
     def __post_init__(self) -> None:
         if self.d_ff is None:
@@ -100,6 +106,10 @@ class BERTConfig:
             raise ValueError(f"dropout must be a float in [0, 1), but got {self.dropout!r}")
         if not _is_number(self.norm_eps) or not self.norm_eps > 0:
             raise ValueError(f"norm_eps must be a positive float, but got {self.norm_eps!r}")
+        if self.classifier_pooling not in ("cls", "mean"):
+            raise ValueError(
+                f"classifier_pooling must be 'cls' or 'mean', but got {self.classifier_pooling!r}"
+            )
 
 
 def _is_int(n: object) -> bool:
@@ -430,10 +440,18 @@ class BERTForSequenceClassification(PretrainedMixin, nn.Module):
 
     config_class = BERTConfig
 
-    def __init__(self, config: BERTConfig, num_labels: int | None = None) -> None:
+    def __init__(
+        self,
+        config: BERTConfig,
+        num_labels: int | None = None,
+        *,
+        classifier_pooling: str | None = None,
+    ) -> None:
         super().__init__()
         if num_labels is not None:
             config = dataclasses.replace(config, num_labels=num_labels)  # validates it
+        if classifier_pooling is not None:
+            config = dataclasses.replace(config, classifier_pooling=classifier_pooling)
         self.config = config
         self.num_labels = config.num_labels
         self.bert = BERT(config)
@@ -443,9 +461,17 @@ class BERTForSequenceClassification(PretrainedMixin, nn.Module):
 
     @classmethod
     def from_encoder(
-        cls, encoder: BERT, num_labels: int | None = None, *, copy_encoder: bool = True
+        cls,
+        encoder: BERT,
+        num_labels: int | None = None,
+        *,
+        classifier_pooling: str | None = None,
+        copy_encoder: bool = True,
     ) -> BERTForSequenceClassification:
         """A classifier whose encoder is ``encoder``'s weights and whose head is new (random).
+
+        ``num_labels`` and ``classifier_pooling`` (``"cls"`` or ``"mean"``) override the
+        encoder's config for the new head.
 
         ``copy_encoder=True`` (default) deep-copies the encoder, so fine-tuning leaves the
         pre-trained model untouched and can start again from it. An encoder without pooler
@@ -453,7 +479,7 @@ class BERTForSequenceClassification(PretrainedMixin, nn.Module):
         """
         if not isinstance(encoder, BERT):
             raise TypeError(f"encoder must be a BERT, but got {type(encoder).__name__}")
-        model = cls(encoder.config, num_labels)
+        model = cls(encoder.config, num_labels, classifier_pooling=classifier_pooling)
         fresh_pooler = model.bert.pooler
         model.bert = copy.deepcopy(encoder) if copy_encoder else encoder
         if model.bert.pooler is None:
@@ -479,7 +505,11 @@ class BERTForSequenceClassification(PretrainedMixin, nn.Module):
             :class:`BERTOutput` with ``logits`` ``(B, num_labels)`` and ``loss`` (cross-entropy,
             or mean squared error for one label; ``None`` without labels).
         """
-        pooled = self.bert.pool(self.bert(input_ids, attention_mask, token_type_ids))
+        hidden = self.bert(input_ids, attention_mask, token_type_ids)
+        if self.config.classifier_pooling == "mean":
+            pooled = mean_pool(hidden, attention_mask)
+        else:
+            pooled = self.bert.pool(hidden)
         logits = self.classifier(self.dropout(pooled))
         loss = None
         if labels is not None:
