@@ -29,6 +29,38 @@ __all__ = [
 ]
 
 
+def _pieces(
+    ids: Iterable[int] | Tensor,
+    specials: Sequence[str],
+    tokens: Sequence[str],
+    unk_id: int,
+    unk_text: str,
+    skip_special: bool,
+) -> list[str]:
+    """The text of each id for a vocabulary of ``specials`` then ``tokens``.
+
+    Shared by the character and word tokenizers, which differ only in how they join pieces.
+    """
+    if isinstance(ids, Tensor):
+        if ids.ndim != 1:
+            raise ValueError(f"ids must be 1-D, but has shape {tuple(ids.shape)}")
+        ids = ids.tolist()
+    offset, size = len(specials), len(specials) + len(tokens)
+    out = []
+    for i in ids:
+        i = int(i)
+        if not 0 <= i < size:
+            raise ValueError(f"id {i} is outside the vocabulary of size {size}")
+        if i == unk_id:  # which token it was is lost
+            out.append(unk_text)
+        elif i < offset:
+            if not skip_special:
+                out.append(specials[i])
+        else:
+            out.append(tokens[i - offset])
+    return out
+
+
 class CharTokenizer:
     """One token per character, plus four special tokens with fixed ids.
 
@@ -83,24 +115,9 @@ class CharTokenizer:
         With ``skip_special`` pad, bos and eos are dropped; otherwise they appear as
         ``<pad>``, ``<bos>``, ``<eos>``. Unknown characters decode to U+FFFD.
         """
-        if isinstance(ids, Tensor):
-            if ids.ndim != 1:
-                raise ValueError(f"ids must be 1-D, but has shape {tuple(ids.shape)}")
-            ids = ids.tolist()
-        out = []
-        offset = len(self.SPECIALS)
-        for i in ids:
-            i = int(i)
-            if not 0 <= i < self.vocab_size:
-                raise ValueError(f"id {i} is outside the vocabulary of size {self.vocab_size}")
-            if i == self.unk_id:
-                out.append(self.UNK_CHAR)
-            elif i < offset:
-                if not skip_special:
-                    out.append(self.SPECIALS[i])
-            else:
-                out.append(self.chars[i - offset])
-        return "".join(out)
+        return "".join(
+            _pieces(ids, self.SPECIALS, self.chars, self.unk_id, self.UNK_CHAR, skip_special)
+        )
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the vocabulary as JSON (UTF-8, human-readable)."""
@@ -193,23 +210,9 @@ class WordTokenizer:
 
         With ``skip_special`` pad, bos and eos are dropped; otherwise they appear by name.
         """
-        if isinstance(ids, Tensor):
-            if ids.ndim != 1:
-                raise ValueError(f"ids must be 1-D, but has shape {tuple(ids.shape)}")
-            ids = ids.tolist()
-        out = []
-        offset = len(self.SPECIALS)
-        for i in ids:
-            i = int(i)
-            if not 0 <= i < self.vocab_size:
-                raise ValueError(f"id {i} is outside the vocabulary of size {self.vocab_size}")
-            if i == self.unk_id:
-                out.append(self.SPECIALS[i])
-            elif i < offset:
-                if not skip_special:
-                    out.append(self.SPECIALS[i])
-            else:
-                out.append(self.words[i - offset])
+        out = _pieces(
+            ids, self.SPECIALS, self.words, self.unk_id, self.SPECIALS[self.unk_id], skip_special
+        )
         return self._NO_SPACE_BEFORE.sub(r"\1", " ".join(out))
 
     def __repr__(self) -> str:
