@@ -7,6 +7,7 @@ of Press et al. (2022) for ALiBi.
 
 import itertools
 import math
+import re
 
 import pytest
 import torch
@@ -194,6 +195,49 @@ def test_rope_matches_complex_formulation(d_head, offset):
     out = rope(x, offset)
     expected = rope_complex(x, list(range(offset, offset + 9)))
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def rope_complex_interleaved(x, positions, base=10000.0):
+    """Su et al.'s form: features 2i and 2i+1 are the real and imaginary parts of pair i."""
+    d = x.shape[-1]
+    z = torch.view_as_complex(x.double().reshape(*x.shape[:-1], d // 2, 2).contiguous())
+    i = torch.arange(d // 2, dtype=torch.float64)
+    theta = torch.tensor(positions, dtype=torch.float64)[:, None] * base ** (-2 * i / d)
+    z = z * torch.polar(torch.ones_like(theta), theta)
+    return torch.view_as_real(z).flatten(-2)
+
+
+@pytest.mark.parametrize("d_head", [2, 8, 64])
+@pytest.mark.parametrize("offset", [0, 7])
+def test_rope_interleaved_matches_complex_formulation(d_head, offset):
+    rope = tl.RotaryEmbedding(d_head, interleaved=True)
+    x = randn(2, 3, 9, d_head, dtype=torch.float64)
+    expected = rope_complex_interleaved(x, list(range(offset, offset + 9)))
+    torch.testing.assert_close(rope(x, offset), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_rope_pairings_are_one_rotation_under_a_permutation():
+    """Interleaved RoPE equals rotate-half RoPE on features reordered (evens, then odds)."""
+    d = 16
+    x = randn(2, 5, d, dtype=torch.float64)
+    to_half = torch.cat([torch.arange(0, d, 2), torch.arange(1, d, 2)])  # interleaved -> half
+    half = tl.RotaryEmbedding(d)(x[..., to_half], 3)
+    inter = tl.RotaryEmbedding(d, interleaved=True)(x, 3)
+    torch.testing.assert_close(inter[..., to_half], half)
+    assert not torch.allclose(inter, tl.RotaryEmbedding(d)(x, 3))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"interleaved": 1}, "interleaved must be True or False, but got 1"),
+        ({"base": 1.0}, "base must be a number > 1, but got 1.0"),
+        ({"base": "10000"}, "base must be a number > 1, but got '10000'"),
+    ],
+)
+def test_rope_bad_options(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        tl.RotaryEmbedding(8, **kwargs)
 
 
 def test_rope_custom_base_matches_complex_formulation():

@@ -59,6 +59,8 @@ class MultiHeadAttention(nn.Module):
         bias: whether the four projections have biases.
         rope: rotate queries and keys with a :class:`RotaryEmbedding` (self-attention only).
         rope_base: the RoPE frequency base (10000 in Su et al., 2021).
+        rope_interleaved: RoPE's pairing of features (see :class:`RotaryEmbedding`):
+            ``False`` for Hugging Face checkpoints, ``True`` for GGUF / Meta ones.
 
     The projections are ``nn.Linear`` layers named as in PyTorch and Hugging Face:
     ``q_proj`` ``(d_model -> d_model)``, ``k_proj`` and ``v_proj``
@@ -75,6 +77,7 @@ class MultiHeadAttention(nn.Module):
         bias: bool = True,
         rope: bool = False,
         rope_base: float = 10000.0,
+        rope_interleaved: bool = False,
     ) -> None:
         super().__init__()
         num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
@@ -102,7 +105,11 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(d_model, kv_dim, bias=bias)
         self.v_proj = nn.Linear(d_model, kv_dim, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.rotary = RotaryEmbedding(self.d_head, base=rope_base) if rope else None
+        self.rotary = (
+            RotaryEmbedding(self.d_head, base=rope_base, interleaved=rope_interleaved)
+            if rope
+            else None
+        )
 
     def extra_repr(self) -> str:
         kv = f", num_kv_heads={self.num_kv_heads}" if self.num_kv_heads != self.num_heads else ""

@@ -103,19 +103,32 @@ class LearnedPositionalEmbedding(nn.Module):
 class RotaryEmbedding(nn.Module):
     r"""Rotary position embedding (RoPE) for queries and keys, applied inside attention.
 
-    Feature pairs ``(x_i, x_{i + d/2})`` are rotated by the angle ``pos * base^{-2i/d}``
-    (the "rotate half" pairing used by GPT-NeoX and Llama). Rotating a query at position
-    ``m`` and a key at position ``n`` makes their dot product depend on ``m - n`` only.
+    Pair ``i`` of features is rotated by the angle ``pos * base^{-2i/d}``. Rotating a query at
+    position ``m`` and a key at position ``n`` makes their dot product depend on ``m - n`` only.
+
+    Which features form pair ``i`` is a convention that checkpoints disagree on:
+
+    - ``interleaved=False``: ``(x_i, x_{i + d/2})``, the "rotate half" pairing of GPT-NeoX and
+      Hugging Face's Llama;
+    - ``interleaved=True``: ``(x_{2i}, x_{2i+1})``, the pairing of Su et al. (2021), Meta's
+      original Llama code and llama.cpp's GGUF files.
+
+    The two are the same rotation of a permuted vector, so a model trained with one runs with
+    the other once its query and key projections are permuted to match.
 
     ``forward(x, offset=0)``: ``x`` is ``(B, H, T, d_head)``; positions ``offset .. offset+T-1``.
     """
 
-    def __init__(self, d_head: int, *, base: float = 10000.0) -> None:
+    def __init__(self, d_head: int, *, base: float = 10000.0, interleaved: bool = False) -> None:
         super().__init__()
         _check_positive_int("d_head", d_head)
         if d_head % 2:
             raise ValueError(f"d_head must be even (features rotate in pairs), but got {d_head}")
-        self.d_head, self.base = d_head, base
+        if not isinstance(interleaved, bool):
+            raise ValueError(f"interleaved must be True or False, but got {interleaved!r}")
+        if isinstance(base, bool) or not isinstance(base, (int, float)) or not base > 1:
+            raise ValueError(f"base must be a number > 1, but got {base!r}")
+        self.d_head, self.base, self.interleaved = d_head, base, interleaved
         inv_freq = base ** (-torch.arange(0, d_head, 2, dtype=torch.float32) / d_head)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
@@ -123,7 +136,10 @@ class RotaryEmbedding(nn.Module):
         """``(T, d_head)`` cosines and sines for integer ``positions`` ``(T,)``."""
         work = torch.promote_types(dtype, torch.float32)  # float64 stays float64
         angles = positions.to(work)[:, None] * self.inv_freq.to(work)[None, :]  # (T, d_head/2)
-        angles = torch.cat([angles, angles], dim=-1)  # (T, d_head)
+        if self.interleaved:  # angle i for features 2i and 2i+1
+            angles = angles.repeat_interleave(2, dim=-1)  # (T, d_head)
+        else:  # angle i for features i and i + d/2
+            angles = torch.cat([angles, angles], dim=-1)  # (T, d_head)
         return angles.cos().to(dtype), angles.sin().to(dtype)
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
@@ -133,9 +149,18 @@ class RotaryEmbedding(nn.Module):
             raise ValueError(f"x has last dimension {x.shape[-1]}, but d_head is {self.d_head}")
         positions = torch.arange(offset, offset + x.shape[-2], device=x.device)
         cos, sin = self.cos_sin(positions, x.dtype)
-        half = self.d_head // 2
-        rotated_half = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-        return x * cos + rotated_half * sin
+        # Each pair (a, b) becomes (a cos - b sin, a sin + b cos): x * cos + partner * sin,
+        # where partner holds (-b, a) in the pair's places.
+        if self.interleaved:
+            even, odd = x[..., 0::2], x[..., 1::2]
+            partner = torch.stack([-odd, even], dim=-1).flatten(-2)
+        else:
+            half = self.d_head // 2
+            partner = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+        return x * cos + partner * sin
+
+    def extra_repr(self) -> str:
+        return f"d_head={self.d_head}, base={self.base}, interleaved={self.interleaved}"
 
 
 def alibi_slopes(num_heads: int) -> Tensor:
