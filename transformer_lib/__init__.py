@@ -30,8 +30,17 @@ from .data import (
 )
 from .decoding import beam_search, greedy_decode
 from .device import get_device
+from .gguf_file import GGUFTokenizer, load_gguf, load_smollm2, smollm2_path
 from .gpt import GPT, GPTBlock, GPTConfig
-from .layers import Decoder, DecoderLayer, Encoder, EncoderLayer, FeedForward, ResidualSublayer
+from .layers import (
+    Decoder,
+    DecoderLayer,
+    Encoder,
+    EncoderLayer,
+    FeedForward,
+    ResidualSublayer,
+    SwiGLU,
+)
 from .lora import LoRALinear, add_lora, lora_parameters, merge_lora
 from .measure import peak_memory, time_call
 from .metrics import bleu, chrf, exact_match, perplexity
@@ -75,6 +84,7 @@ __all__ = [
     "LayerNorm",
     "RMSNorm",
     "FeedForward",
+    "SwiGLU",
     "ResidualSublayer",
     "EncoderLayer",
     "Encoder",
@@ -92,6 +102,10 @@ __all__ = [
     "GPTConfig",
     "GPT",
     "GPTBlock",
+    "load_gguf",
+    "load_smollm2",
+    "smollm2_path",
+    "GGUFTokenizer",
     "LoRALinear",
     "add_lora",
     "lora_parameters",

@@ -21,15 +21,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .decoding import _eval_no_grad
-from .layers import _ACTIVATIONS, FeedForward
+from .layers import _ACTIVATIONS, FeedForward, SwiGLU
 from .multi_head_attention import KVCache, MultiHeadAttention
-from .norms import LayerNorm
+from .norms import LayerNorm, RMSNorm
 from .positions import LearnedPositionalEmbedding
 from .pretrained import PretrainedMixin
 
 __all__ = ["GPTConfig", "GPTBlock", "GPT"]
 
 GPT_POSITIONAL = ("learned", "rope")
+GPT_NORMS = ("layernorm", "rmsnorm")
+GPT_ACTIVATIONS = (*_ACTIVATIONS, "swiglu")
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -41,6 +43,13 @@ def _positive_int(name: str, value: Any) -> None:
 class GPTConfig:
     """The size and options of a :class:`GPT`; GPT-2 small is
     ``GPTConfig(vocab_size=50257, max_len=1024, d_model=768, num_heads=12, num_layers=12)``.
+
+    The defaults give GPT-2's block. Five options turn it into a Llama-style decoder
+    (Touvron et al. 2023): ``norm="rmsnorm"``, ``positional="rope"``, ``activation="swiglu"``,
+    ``num_kv_heads`` below ``num_heads`` and ``bias=False``. SmolLM2-135M, for example, is
+    ``GPTConfig(vocab_size=49152, max_len=8192, d_model=576, num_heads=9, num_kv_heads=3,
+    num_layers=30, d_ff=1536, norm="rmsnorm", positional="rope", rope_base=100000.0,
+    activation="swiglu", bias=False)``.
 
     Args:
         vocab_size: number of token ids.
@@ -54,9 +63,14 @@ class GPTConfig:
             (rotary embedding inside attention, Su et al. 2021).
         tie_embeddings: the output head reuses the token embedding matrix (GPT-2 does).
         bias: biases in the linear layers and the norms.
-        norm_eps: the ``eps`` of the layer norms.
-        activation: of the feed-forward networks: ``"gelu_tanh"`` (GPT-2), ``"gelu"``, ``"relu"``.
+        norm_eps: the ``eps`` of the norms.
+        activation: of the feed-forward networks: ``"gelu_tanh"`` (GPT-2), ``"gelu"``,
+            ``"relu"``, or ``"swiglu"`` for the gated network :class:`SwiGLU` (Llama).
         num_kv_heads: key/value heads (grouped-query attention); ``None`` means ``num_heads``.
+        norm: ``"layernorm"`` (GPT-2) or ``"rmsnorm"`` (Llama; it has no bias).
+        rope_base: the RoPE frequency base; 10000 in Su et al., larger for long contexts.
+        rope_interleaved: RoPE's pairing of features (see :class:`RotaryEmbedding`): ``False``
+            as in Hugging Face checkpoints, ``True`` as in GGUF files.
     """
 
     vocab_size: int
@@ -72,6 +86,9 @@ class GPTConfig:
     norm_eps: float = 1e-5
     activation: str = "gelu_tanh"
     num_kv_heads: int | None = None
+    norm: str = "layernorm"
+    rope_base: float = 10000.0
+    rope_interleaved: bool = False
 
     def __post_init__(self) -> None:
         if self.d_ff is None:
@@ -101,17 +118,29 @@ class GPTConfig:
                 f"positional='rope' needs an even head size, but d_model / num_heads = "
                 f"{self.d_model} / {self.num_heads} = {self.d_model // self.num_heads}"
             )
-        for name in ("tie_embeddings", "bias"):
+        for name in ("tie_embeddings", "bias", "rope_interleaved"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, but got {getattr(self, name)!r}")
         if isinstance(self.norm_eps, bool) or not isinstance(self.norm_eps, (int, float)):
             raise ValueError(f"norm_eps must be a positive number, but got {self.norm_eps!r}")
         if not self.norm_eps > 0:
             raise ValueError(f"norm_eps must be a positive number, but got {self.norm_eps!r}")
-        if self.activation not in _ACTIVATIONS:
+        if self.activation not in GPT_ACTIVATIONS:
             raise ValueError(
-                f"activation must be one of {sorted(_ACTIVATIONS)}, but got {self.activation!r}"
+                f"activation must be one of {sorted(GPT_ACTIVATIONS)}, but got {self.activation!r}"
             )
+        if self.norm not in GPT_NORMS:
+            raise ValueError(f"norm must be one of {GPT_NORMS}, but got {self.norm!r}")
+        if isinstance(self.rope_base, bool) or not isinstance(self.rope_base, (int, float)):
+            raise ValueError(f"rope_base must be a number > 1, but got {self.rope_base!r}")
+        if not self.rope_base > 1:
+            raise ValueError(f"rope_base must be a number > 1, but got {self.rope_base!r}")
+
+
+def _norm(config: GPTConfig) -> nn.Module:
+    if config.norm == "rmsnorm":
+        return RMSNorm(config.d_model, config.norm_eps)
+    return LayerNorm(config.d_model, config.norm_eps, bias=config.bias)
 
 
 class GPTBlock(nn.Module):
@@ -119,21 +148,28 @@ class GPTBlock(nn.Module):
 
     Pre-norm (Xiong et al. 2020), as in GPT-2: the residual stream itself is never normalised,
     so gradients reach the early blocks undiminished. ``(B, T, d_model)`` in and out.
+    ``ln_1`` and ``ln_2`` are :class:`RMSNorm` s when ``config.norm == "rmsnorm"``, and ``mlp``
+    is a :class:`SwiGLU` when ``config.activation == "swiglu"``.
     """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         c = config
-        self.ln_1 = LayerNorm(c.d_model, c.norm_eps, bias=c.bias)
+        self.ln_1 = _norm(c)
         self.attn = MultiHeadAttention(
             c.d_model, c.num_heads, num_kv_heads=c.num_kv_heads, dropout=c.dropout,
-            bias=c.bias, rope=c.positional == "rope",
+            bias=c.bias, rope=c.positional == "rope", rope_base=float(c.rope_base),
+            rope_interleaved=c.rope_interleaved,
         )  # fmt: skip
-        self.ln_2 = LayerNorm(c.d_model, c.norm_eps, bias=c.bias)
+        self.ln_2 = _norm(c)
         # GPT-2 drops out after the second linear layer (the residual dropout below), not
         # between the two, so the feed-forward network itself gets no dropout.
         assert c.d_ff is not None
-        self.mlp = FeedForward(c.d_model, c.d_ff, 0.0, activation=c.activation, bias=c.bias)
+        self.mlp: nn.Module
+        if c.activation == "swiglu":
+            self.mlp = SwiGLU(c.d_model, c.d_ff, bias=c.bias)
+        else:
+            self.mlp = FeedForward(c.d_model, c.d_ff, 0.0, activation=c.activation, bias=c.bias)
         self.dropout = nn.Dropout(c.dropout)
 
     def forward(self, x: Tensor, *, cache: KVCache | None = None) -> Tensor:
@@ -168,7 +204,7 @@ class GPT(nn.Module, PretrainedMixin):
         )
         self.dropout = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(GPTBlock(c) for _ in range(c.num_layers))
-        self.ln_f = LayerNorm(c.d_model, c.norm_eps, bias=c.bias)
+        self.ln_f = _norm(c)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
         if c.tie_embeddings:
             # One matrix both reads tokens in and scores them out (Press & Wolf 2017): fewer
@@ -190,14 +226,15 @@ class GPT(nn.Module, PretrainedMixin):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
-            if isinstance(module, LayerNorm):
+            if isinstance(module, (LayerNorm, RMSNorm)):
                 nn.init.ones_(module.weight)
-                if module.bias is not None:
+                if getattr(module, "bias", None) is not None:
                     nn.init.zeros_(module.bias)
         residual_std = 0.02 / math.sqrt(2 * self.config.num_layers)
         for block in self.blocks:
             nn.init.normal_(block.attn.out_proj.weight, mean=0.0, std=residual_std)
-            nn.init.normal_(block.mlp.linear2.weight, mean=0.0, std=residual_std)
+            mlp_out = block.mlp.down_proj if isinstance(block.mlp, SwiGLU) else block.mlp.linear2
+            nn.init.normal_(mlp_out.weight, mean=0.0, std=residual_std)
 
     def new_caches(self) -> list[KVCache]:
         """One empty :class:`KVCache` per block, for incremental decoding."""
@@ -394,17 +431,19 @@ class GPT(nn.Module, PretrainedMixin):
 
     @classmethod
     def from_huggingface(cls, model_or_path: Any) -> GPT:
-        """A :class:`GPT` with the weights of a Hugging Face GPT-2 model.
+        """A :class:`GPT` with the weights of a Hugging Face GPT-2 or Llama-family model.
 
         Args:
-            model_or_path: a ``transformers`` ``GPT2LMHeadModel`` or ``GPT2Model``, or the path
-                of a local directory that ``save_pretrained`` wrote (nothing is downloaded).
+            model_or_path: a ``transformers`` ``GPT2LMHeadModel``, ``GPT2Model``,
+                ``LlamaForCausalLM`` or ``LlamaModel``, or the path of a local directory that
+                ``save_pretrained`` wrote (nothing is downloaded).
 
         The model is returned in evaluation mode, on the device and in the dtype of the Hugging
-        Face weights.
+        Face weights. A Llama becomes ``norm="rmsnorm"``, ``positional="rope"`` (the
+        rotate-half pairing that Hugging Face stores), ``activation="swiglu"``, ``bias=False``.
 
-        Raises ``ValueError`` for other architectures and for GPT-2 options this library does
-        not implement, and ``ImportError`` if a path is given but ``transformers`` is missing.
+        Raises ``ValueError`` for other architectures and for options this library does not
+        implement, and ``ImportError`` if a path is given but ``transformers`` is missing.
         """
         hf = model_or_path
         if isinstance(hf, (str, os.PathLike)):
@@ -420,12 +459,14 @@ class GPT(nn.Module, PretrainedMixin):
             )
         hf_config = getattr(hf, "config", None)
         model_type = getattr(hf_config, "model_type", None)
-        if not isinstance(hf, nn.Module) or model_type != "gpt2":
+        if not isinstance(hf, nn.Module) or model_type not in ("gpt2", "llama"):
             what = model_type or type(hf).__name__
             raise ValueError(
-                f"model_or_path must be a Hugging Face GPT-2 model (model_type 'gpt2'), "
-                f"but got {what!r}"
+                f"model_or_path must be a Hugging Face GPT-2 or Llama model (model_type 'gpt2' "
+                f"or 'llama'), but got {what!r}"
             )
+        if model_type == "llama":
+            return cls._from_llama(hf)
         config = _config_from_gpt2(hf_config)
         state = {k.removeprefix("transformer."): v for k, v in hf.state_dict().items()}
         if "lm_head.weight" not in state:  # a GPT2Model: its output head is the embedding
@@ -434,6 +475,17 @@ class GPT(nn.Module, PretrainedMixin):
         _load_gpt2_weights(model, state)
         wte = state["wte.weight"]
         return model.to(device=wte.device, dtype=wte.dtype).eval()
+
+    @classmethod
+    def _from_llama(cls, hf: nn.Module) -> GPT:
+        config = _config_from_llama(hf.config)
+        state = {k.removeprefix("model."): v for k, v in hf.state_dict().items()}
+        if "lm_head.weight" not in state:  # a LlamaModel: no head of its own
+            config.tie_embeddings = True
+        model = cls(config)
+        _load_llama_weights(model, state)
+        embed = state["embed_tokens.weight"]
+        return model.to(device=embed.device, dtype=embed.dtype).eval()
 
 
 def _config_from_gpt2(hf: Any) -> GPTConfig:
@@ -525,3 +577,97 @@ def _load_gpt2_weights(model: GPT, state: dict[str, Tensor]) -> None:
     left = sorted(k for k in set(state) - used if not k.endswith(("attn.bias", "attn.masked_bias")))
     if left:
         raise ValueError(f"GPT-2 weights this loader does not use: {left}")
+
+
+def _config_from_llama(hf: Any) -> GPTConfig:
+    """Translate a ``transformers.LlamaConfig``; refuse options that would change the maths."""
+    rope = dict(getattr(hf, "rope_parameters", None) or getattr(hf, "rope_scaling", None) or {})
+    rope_base = rope.get("rope_theta", getattr(hf, "rope_theta", 10000.0))
+    d_head = hf.hidden_size // hf.num_attention_heads
+    attention_bias = bool(getattr(hf, "attention_bias", False))
+    unsupported = []
+    if hf.hidden_act != "silu":
+        unsupported.append(f"hidden_act={hf.hidden_act!r}")
+    if rope.get("rope_type", rope.get("type", "default")) != "default":
+        unsupported.append(f"rope scaling {rope!r}")
+    if getattr(hf, "head_dim", None) not in (None, d_head):
+        unsupported.append(f"head_dim={hf.head_dim} (not hidden_size / num_attention_heads)")
+    if attention_bias != bool(getattr(hf, "mlp_bias", False)):
+        unsupported.append("attention_bias != mlp_bias (GPT has one bias switch)")
+    if unsupported:
+        raise ValueError(f"this Llama config uses options GPT does not implement: {unsupported}")
+    return GPTConfig(
+        vocab_size=hf.vocab_size,
+        max_len=hf.max_position_embeddings,
+        d_model=hf.hidden_size,
+        num_heads=hf.num_attention_heads,
+        num_kv_heads=hf.num_key_value_heads,
+        num_layers=hf.num_hidden_layers,
+        d_ff=hf.intermediate_size,
+        dropout=float(getattr(hf, "attention_dropout", 0.0)),
+        positional="rope",
+        rope_base=float(rope_base),
+        rope_interleaved=False,  # Hugging Face stores Llama's q/k for the rotate-half pairing
+        tie_embeddings=bool(getattr(hf, "tie_word_embeddings", False)),
+        bias=attention_bias,
+        norm="rmsnorm",
+        norm_eps=hf.rms_norm_eps,
+        activation="swiglu",
+    )
+
+
+# Our parameter names -> Hugging Face Llama's (without the "model." prefix), per block.
+_LLAMA_BLOCK_NAMES = {
+    "ln_1.weight": "input_layernorm.weight",
+    "attn.q_proj": "self_attn.q_proj",
+    "attn.k_proj": "self_attn.k_proj",
+    "attn.v_proj": "self_attn.v_proj",
+    "attn.out_proj": "self_attn.o_proj",
+    "ln_2.weight": "post_attention_layernorm.weight",
+    "mlp.gate_proj": "mlp.gate_proj",
+    "mlp.up_proj": "mlp.up_proj",
+    "mlp.down_proj": "mlp.down_proj",
+}
+
+
+@torch.no_grad()
+def _load_llama_weights(model: GPT, state: dict[str, Tensor]) -> None:
+    """Copy a Llama's tensors (names without the ``model.`` prefix) into ``model``.
+
+    Llama's parts map one to one onto ours (both use ``nn.Linear``'s ``(out, in)`` layout);
+    only the names differ.
+    """
+    mapping = {"tok_embed.weight": "embed_tokens.weight", "ln_f.weight": "norm.weight"}
+    if not model.config.tie_embeddings:
+        mapping["lm_head.weight"] = "lm_head.weight"
+    for i in range(len(model.blocks)):
+        for ours, theirs in _LLAMA_BLOCK_NAMES.items():
+            for suffix in ("",) if ours.endswith(".weight") else (".weight", ".bias"):
+                mapping[f"blocks.{i}.{ours}{suffix}"] = f"layers.{i}.{theirs}{suffix}"
+    _copy_state(model, state, mapping, "Llama")
+
+
+def _copy_state(model: nn.Module, state: dict[str, Tensor], mapping: dict[str, str], what: str):
+    """``model.<ours>.copy_(state[<theirs>])`` for every pair in ``mapping`` that ``model`` has;
+    every tensor of ``state`` must be used (tied output heads and rotary buffers aside)."""
+    params = dict(model.named_parameters(remove_duplicate=False))
+    used = set()
+    for ours, theirs in mapping.items():
+        if ours not in params:
+            continue  # e.g. biases when bias=False
+        if theirs not in state:
+            raise ValueError(f"the {what} weights lack {theirs!r}")
+        value = state[theirs]
+        if value.shape != params[ours].shape:
+            raise ValueError(
+                f"{what} weight {theirs!r} has shape {tuple(value.shape)}, expected "
+                f"{tuple(params[ours].shape)}"
+            )
+        params[ours].copy_(value)
+        used.add(theirs)
+    ignorable = ("rotary_emb.inv_freq",)
+    if model.config.tie_embeddings:
+        ignorable += ("lm_head.weight",)  # the same matrix as the embedding when tied
+    left = sorted(k for k in set(state) - used if not k.endswith(ignorable))
+    if left:
+        raise ValueError(f"{what} weights this loader does not use: {left}")

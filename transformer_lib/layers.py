@@ -25,6 +25,7 @@ from .positions import (
 
 __all__ = [
     "FeedForward",
+    "SwiGLU",
     "ResidualSublayer",
     "EncoderLayer",
     "Encoder",
@@ -74,6 +75,26 @@ class FeedForward(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.linear2(self.dropout(_ACTIVATIONS[self.activation](self.linear1(x))))
+
+
+class SwiGLU(nn.Module):
+    """Gated feed-forward network: ``down_proj(silu(gate_proj(x)) * up_proj(x))``.
+
+    Shazeer (2020): one projection, passed through SiLU (``x * sigmoid(x)``), gates another
+    elementwise before the projection back. It has three matrices instead of two, so Llama
+    shrinks ``d_ff`` to about ``(2/3) * 4 * d_model`` to keep the parameter count of the
+    2017 network. ``d_model -> d_ff -> d_model``; names follow Hugging Face's Llama.
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, *, bias: bool = False):
+        super().__init__()
+        self.gate_proj = nn.Linear(d_model, d_ff, bias=bias)
+        self.up_proj = nn.Linear(d_model, d_ff, bias=bias)
+        self.down_proj = nn.Linear(d_ff, d_model, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down_proj(self.dropout(F.silu(self.gate_proj(x)) * self.up_proj(x)))
 
 
 class ResidualSublayer(nn.Module):
