@@ -237,6 +237,35 @@ def test_generate_stops_at_eos_and_pads_with_it():
     assert (out[0, first:] == eos).all()
 
 
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_generate_stream_yields_what_generate_returns(use_cache):
+    model = small_gpt()
+    prompt = randint(V, (2, 3), seed=5)
+    expected = model.generate(prompt, 7, temperature=0, use_cache=use_cache)
+    steps = list(model.generate_stream(prompt, 7, temperature=0, use_cache=use_cache))
+    assert len(steps) == 7 and all(t.shape == (2,) for t in steps)
+    assert torch.equal(torch.stack(steps, dim=1), expected[:, 3:])
+
+
+def test_generate_stream_stops_at_eos_and_keeps_grad_mode_between_steps():
+    model = small_gpt().train()
+    prompt = randint(V, (1, 3), seed=4)
+    eos = int(model.generate(prompt, 8, temperature=0)[0, 5])
+    stream = model.generate_stream(prompt, 8, temperature=0, eos_id=eos)
+    seen = []
+    for token in stream:
+        # Between steps the caller's code runs in its own mode: autograd on, model training.
+        assert torch.is_grad_enabled() and model.training
+        seen.append(int(token))
+    assert seen[-1] == eos and len(seen) < 8
+
+
+def test_generate_stream_checks_arguments_before_the_first_step():
+    model = small_gpt()
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate_stream(randint(V, (1, 3)), 2, temperature=-1.0)  # no next() needed
+
+
 def test_generate_bad_arguments():
     model = small_gpt()
     prompt = randint(V, (1, 3))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -382,6 +383,49 @@ class GPT(nn.Module, PretrainedMixin):
         Returns:
             ``(B, T + max_new_tokens)`` ids: the prompts followed by the new tokens.
         """
+        self._check_generate_args(idx, max_new_tokens, temperature, top_k, top_p, eos_id)
+        B, T = idx.shape
+        new = list(
+            self._stream(idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator,
+                         eos_id)
+        )  # fmt: skip
+        out = torch.cat([idx.long(), *(token[:, None] for token in new)], dim=1)
+        if out.shape[1] < T + max_new_tokens:  # stopped early: every sequence has ended
+            out = F.pad(out, (0, T + max_new_tokens - out.shape[1]), value=eos_id)
+        return out
+
+    def generate_stream(
+        self,
+        idx: Tensor,
+        max_new_tokens: int,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        use_cache: bool = True,
+        generator: torch.Generator | None = None,
+        eos_id: int | None = None,
+    ) -> Iterator[Tensor]:
+        """:meth:`generate`, one step at a time: yields each new ``(B,)`` batch of token ids
+        as soon as it is chosen, so a chat interface can print words as they come.
+
+        Takes :meth:`generate`'s arguments and produces the same tokens. The iteration stops
+        after ``max_new_tokens`` steps, or once every sequence has produced ``eos_id``.
+        """
+        self._check_generate_args(idx, max_new_tokens, temperature, top_k, top_p, eos_id)
+        return self._stream(
+            idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator, eos_id
+        )
+
+    def _check_generate_args(
+        self,
+        idx: Tensor,
+        max_new_tokens: Any,
+        temperature: Any,
+        top_k: Any,
+        top_p: Any,
+        eos_id: Any,
+    ) -> None:
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
             raise ValueError(f"max_new_tokens must be an int >= 0, but got {max_new_tokens!r}")
         if max_new_tokens < 0:
@@ -401,15 +445,27 @@ class GPT(nn.Module, PretrainedMixin):
             isinstance(eos_id, bool) or not isinstance(eos_id, int) or not 0 <= eos_id < V
         ):
             raise ValueError(f"eos_id must be an int in [0, vocab_size={V}), but got {eos_id!r}")
-        max_len = self.config.max_len
         self._check_idx(idx, 0, check_length=False)  # a longer prompt is cropped to max_len
 
+    def _stream(
+        self,
+        idx: Tensor,
+        max_new_tokens: int,
+        temperature: float,
+        top_k: int | None,
+        top_p: float | None,
+        use_cache: bool,
+        generator: torch.Generator | None,
+        eos_id: int | None,
+    ) -> Iterator[Tensor]:
+        max_len = self.config.max_len
         out = idx.long()
-        B, T = out.shape
-        finished = torch.zeros(B, dtype=torch.bool, device=out.device)
-        with _eval_no_grad(self):
-            caches = self.new_caches() if use_cache else None
-            for _ in range(max_new_tokens):
+        finished = torch.zeros(out.shape[0], dtype=torch.bool, device=out.device)
+        caches = self.new_caches() if use_cache else None
+        for _ in range(max_new_tokens):
+            # Evaluation mode and no autograd for each step only, not across the yield: the
+            # caller's own code runs between steps, in its own mode.
+            with _eval_no_grad(self):
                 if caches is not None and len(caches[0]) >= max_len:
                     caches = None  # the window must slide: recompute from here on
                 if caches is None:
@@ -419,15 +475,13 @@ class GPT(nn.Module, PretrainedMixin):
                 else:
                     logits = self(out[:, -1:], caches=caches)
                 token = self._sample(logits[:, -1], temperature, top_k, top_p, generator)
-                if eos_id is not None:
-                    token = token.masked_fill(finished, eos_id)
-                    finished |= token == eos_id
-                out = torch.cat([out, token[:, None]], dim=1)
-                if eos_id is not None and bool(finished.all()):
-                    break
-        if out.shape[1] < T + max_new_tokens:  # stopped early: every sequence has ended
-            out = F.pad(out, (0, T + max_new_tokens - out.shape[1]), value=eos_id)
-        return out
+            if eos_id is not None:
+                token = token.masked_fill(finished, eos_id)
+                finished |= token == eos_id
+            out = torch.cat([out, token[:, None]], dim=1)
+            yield token
+            if eos_id is not None and bool(finished.all()):
+                return
 
     @classmethod
     def from_huggingface(cls, model_or_path: Any) -> GPT:
