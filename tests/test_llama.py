@@ -301,3 +301,14 @@ def test_load_gguf_bad_inputs(tmp_path):
     writer.close()
     with pytest.raises(ValueError, match="only Llama-architecture GGUF files are supported"):
         tl.load_gguf(path)
+
+
+@needs_smollm
+def test_gguf_tokenizer_bad_inputs(smollm):
+    _, tokenizer = smollm
+    with pytest.raises(TypeError, match="text must be a str, but got list"):
+        tokenizer.encode(["a"])
+    with pytest.raises(ValueError, match=re.escape("ids must be 1-D, but has shape (1, 2)")):
+        tokenizer.decode(torch.tensor([[1, 2]]))
+    with pytest.raises(ValueError, match="messages must be a list of"):
+        tokenizer.apply_chat_template([{"role": "user"}])

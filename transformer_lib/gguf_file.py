@@ -46,6 +46,7 @@ _CONTROL = 3
 
 
 def _need(module: str, extra: str = "gguf") -> Any:
+    """Import an optional dependency, or say how to install it."""
     try:
         return __import__(module)
     except ImportError as e:
@@ -149,12 +150,11 @@ class GGUFTokenizer:
                 f"messages must be a list of {{'role': ..., 'content': ...}} dicts, "
                 f"but got {messages!r}"
             )
-        jinja2 = _need("jinja2")
+        _need("jinja2")
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
         # A sandbox: the template comes from a downloaded file, so it may not run Python.
         env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        assert jinja2 is not None
         return env.from_string(self.chat_template).render(
             messages=messages, add_generation_prompt=add_generation_prompt
         )
