@@ -229,7 +229,7 @@ class BERT(PretrainedMixin, nn.Module):
         add_pooler: build the pooler ``tanh(pooler(h[:, 0]))`` (``pooler`` is an
             ``nn.Linear(d_model, d_model)``); masked-LM models have none.
 
-    Attributes: ``embeddings`` (:class:`BERTEmbeddings`), ``layers`` (``nn.ModuleList`` of
+    Attributes: ``embeddings`` (``BERTEmbeddings``), ``layers`` (``nn.ModuleList`` of
     :class:`~transformer_lib.layers.EncoderLayer`), ``pooler`` (``nn.Linear`` or ``None``).
 
     ``forward(input_ids, attention_mask=None, token_type_ids=None)`` returns the hidden states

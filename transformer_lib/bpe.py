@@ -222,7 +222,7 @@ class BPETokenizer:
 
     @property
     def vocab_size(self) -> int:
-        """Number of ids (specials + 256 bytes + merges): the size of the embedding table."""
+        """The number of ids (specials, 256 bytes and the merges), which sizes the embedding."""
         return len(self.vocab)
 
     @property

@@ -74,7 +74,7 @@ class CharTokenizer:
 
     SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
     pad_id, bos_id, eos_id, unk_id = 0, 1, 2, 3
-    #: What an unknown character decodes to: the information which one it was is gone.
+    #: An unknown character decodes to this; which character it was is lost.
     UNK_CHAR = "\N{REPLACEMENT CHARACTER}"
 
     def __init__(self, texts: Iterable[str] = ()):
@@ -99,7 +99,7 @@ class CharTokenizer:
 
     @property
     def vocab_size(self) -> int:
-        """Number of ids, special tokens included: the size of the embedding table."""
+        """The number of ids, special tokens included, which sizes the embedding table."""
         return len(self.SPECIALS) + len(self.chars)
 
     def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
@@ -195,7 +195,7 @@ class WordTokenizer:
 
     @property
     def vocab_size(self) -> int:
-        """Number of ids, special tokens included: the size of the embedding table."""
+        """The number of ids, special tokens included, which sizes the embedding table."""
         return len(self.SPECIALS) + len(self.words)
 
     def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:

@@ -188,8 +188,9 @@ class GPT(nn.Module, PretrainedMixin):
     sharing its weight with ``tok_embed`` when ``tie_embeddings``).
 
     ``forward(idx)`` maps ``(B, T)`` ids to ``(B, T, vocab_size)`` next-token logits;
-    :meth:`generate` samples continuations; :meth:`from_huggingface` loads GPT-2 weights;
-    ``save_pretrained`` / ``from_pretrained`` save and load the model with its config.
+    :meth:`generate` samples continuations (:meth:`generate_stream` one token at a time);
+    :meth:`from_huggingface` loads GPT-2 or Llama weights; ``save_pretrained`` /
+    ``from_pretrained`` save and load the model with its config.
     """
 
     config_class = GPTConfig

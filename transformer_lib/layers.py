@@ -195,8 +195,9 @@ class Encoder(nn.Module):
             ``"sinusoidal"`` or ``"learned"`` (added to the input), ``"rope"`` (rotary, inside
             every attention layer) or ``"alibi"`` (distance bias added to every attention score).
         max_len: longest sequence for ``"sinusoidal"`` and ``"learned"``.
-        The other arguments are those of :class:`EncoderLayer`. Pre-LN stacks
-        (``norm_first=True``) end with a final normalization, as in GPT-2.
+
+    The other arguments are those of :class:`EncoderLayer`. Pre-LN stacks
+    (``norm_first=True``) end with a final normalization, as in GPT-2.
 
     ``forward(x, mask=None, *, is_causal=False)``: ``x`` is the ``(B, T, d_model)`` input
     embeddings; returns ``(B, T, d_model)``.
@@ -377,8 +378,9 @@ class Decoder(nn.Module):
         positional: as in :class:`Encoder`: ``None``, ``"sinusoidal"``, ``"learned"``,
             ``"rope"`` or ``"alibi"``.
         max_len: longest target for ``"sinusoidal"`` and ``"learned"``.
-        The other arguments are those of :class:`DecoderLayer`. Pre-LN stacks
-        (``norm_first=True``) end with a final normalization.
+
+    The other arguments are those of :class:`DecoderLayer`. Pre-LN stacks
+    (``norm_first=True``) end with a final normalization.
 
     The self-attention is always causal: a decoder predicts each token from the earlier ones.
     """
