@@ -3,6 +3,7 @@ hooks, checkpoints and exact resumption, and running without tqdm."""
 
 import math
 import sys
+import warnings
 
 import pytest
 import torch
@@ -98,6 +99,8 @@ def test_accumulation_calls_get_batch_once_per_micro_batch():
         (dict(eval_every=2), "eval_fn"),
         (dict(checkpoint_every=2), "checkpoint_path"),
         (dict(amp="int8"), "amp"),
+        (dict(log_every=0), "log_every"),
+        (dict(compile="yes"), "compile"),
     ],
 )
 def test_train_rejects_bad_options(kwargs, name):
@@ -152,7 +155,10 @@ def test_amp_float16_on_cpu_falls_back_with_a_warning():
     assert len(losses) == 2
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="float16 autocast with a GradScaler runs on CUDA only, and no CUDA GPU is available",
+)
 def test_amp_float16_on_cuda_uses_a_grad_scaler_and_resumes(tmp_path):
     torch.manual_seed(0)
     model = MLP().cuda()
@@ -403,3 +409,229 @@ def test_progress_bar_with_eval_and_resume(tmp_path):
         progress=True,
     )
     assert len(history) == 4 and len(history.evals) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# No waiting for the device inside a step
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k, amp", [(1, False), (3, False), (2, "bfloat16")])
+def test_history_holds_exactly_the_per_step_losses(k, amp):
+    """The losses are read in batches now, but their values are what loss.item() gave."""
+    torch.manual_seed(0)
+    model = MLP()
+    seen = []
+
+    def loss_fn(model, batch):
+        loss = mse(model, batch)
+        seen.append(loss.item())  # the test may wait for the device; the loop does not
+        return loss
+
+    history = train(
+        model,
+        regression_batch,
+        loss_fn,
+        torch.optim.SGD(model.parameters(), lr=0.01),
+        steps=23,
+        accumulation_steps=k,
+        amp=amp,
+        log_every=5,
+        progress=False,
+    )
+    expected = []
+    for step in range(23):
+        total = 0.0
+        for value in seen[step * k : (step + 1) * k]:
+            total += value
+        expected.append(total / k)
+    assert list(history) == expected  # bit for bit
+    assert all(type(x) is float for x in history)
+
+
+def test_losses_are_copied_to_the_host_only_every_log_every_steps(monkeypatch):
+    reads = {"item": 0, "tolist": 0, "float": 0}
+    for name, method in (("item", "item"), ("tolist", "tolist"), ("float", "__float__")):
+        original = getattr(torch.Tensor, method)
+
+        def spy(self, *args, _original=original, _name=name, **kwargs):
+            reads[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, spy)
+    model = MLP()
+    # SGD: Adam reads its step counter with .item() (a CPU tensor, so no real wait).
+    history = train(
+        model,
+        regression_batch,
+        mse,
+        torch.optim.SGD(model.parameters(), lr=0.01),
+        steps=25,
+        clip_grad_norm=1.0,
+        log_every=10,
+        progress=False,
+    )
+    assert len(history) == 25
+    assert reads == {"item": 0, "tolist": 3, "float": 0}  # after steps 10, 20 and 25
+
+
+def test_a_nan_loss_is_found_at_the_next_read_and_named_by_its_step():
+    model = MLP()
+    calls = []
+
+    def get_batch(i):
+        calls.append(i)
+        return regression_batch(i)
+
+    def nan_at_step_2(model, batch):
+        loss = mse(model, batch)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    with pytest.raises(FloatingPointError, match="at step 2"):
+        train(
+            model,
+            get_batch,
+            nan_at_step_2,
+            torch.optim.SGD(model.parameters(), lr=0.01),
+            steps=20,
+            log_every=5,
+            progress=False,
+        )
+    assert calls == [0, 1, 2, 3, 4]  # stopped at the first read after the NaN
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="host-device synchronisation is only observable on a CUDA GPU, and none is available",
+)
+def test_no_cuda_synchronisation_inside_the_steps():
+    torch.manual_seed(0)
+    model = MLP().cuda()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    gen = torch.Generator(device="cuda")
+
+    def get_batch(i):
+        gen.manual_seed(i)
+        x = torch.randn(8, 4, device="cuda", generator=gen)
+        return x, x.sum(dim=1, keepdim=True)
+
+    train(model, get_batch, mse, optimizer, steps=2, progress=False)  # warm up lazy init
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            train(model, get_batch, mse, optimizer, steps=30, log_every=10, progress=False)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    syncs = [w for w in record if "synchroniz" in str(w.message)]
+    assert len(syncs) <= 3 + 2  # the three reads of the losses, and a little slack
+
+
+# --------------------------------------------------------------------------------------------
+# Wrapped models: torch.compile and DistributedDataParallel
+# --------------------------------------------------------------------------------------------
+
+
+class FakeCompiled(nn.Module):
+    """Stands in for torch.compile's OptimizedModule: a wrapper with an ``_orig_mod``."""
+
+    def __init__(self, model):
+        super().__init__()
+        self._orig_mod = model
+
+    def forward(self, x):
+        return self._orig_mod(x)
+
+
+def test_compile_option_compiles_the_training_steps_only(monkeypatch, tmp_path):
+    compiled = []
+
+    def fake_compile(model, **kwargs):
+        compiled.append(model)
+        return FakeCompiled(model)
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    model = MLP()
+    seen_by_loss, seen_by_eval = set(), set()
+
+    def loss_fn(m, batch):
+        seen_by_loss.add(type(m))
+        return mse(m, batch)
+
+    def eval_fn(m):
+        seen_by_eval.add(type(m))
+        return {}
+
+    train(
+        model,
+        regression_batch,
+        loss_fn,
+        torch.optim.SGD(model.parameters(), lr=0.01),
+        steps=3,
+        compile=True,
+        eval_fn=eval_fn,
+        checkpoint_path=tmp_path / "c",
+        progress=False,
+    )
+    assert compiled == [model]
+    assert seen_by_loss == {FakeCompiled} and seen_by_eval == {MLP}
+    from transformer_lib.checkpoint import load_checkpoint
+
+    load_checkpoint(tmp_path / "c", MLP())  # plain keys, without "_orig_mod."
+
+
+@pytest.fixture
+def single_process_group(tmp_path):
+    """A one-process gloo group, enough to wrap a model in DistributedDataParallel."""
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        pytest.skip("this PyTorch build has no torch.distributed")
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1
+    )
+    yield
+    dist.destroy_process_group()
+
+
+def test_ddp_model_accumulates_without_sync_and_saves_plain_checkpoints(
+    single_process_group, tmp_path, monkeypatch
+):
+    torch.manual_seed(0)
+    plain = MLP()
+    reference = MLP()
+    reference.load_state_dict(plain.state_dict())
+    ddp = nn.parallel.DistributedDataParallel(plain)
+    syncs_skipped = []
+    original_no_sync = nn.parallel.DistributedDataParallel.no_sync
+
+    def spy_no_sync(self):
+        syncs_skipped.append(1)
+        return original_no_sync(self)
+
+    monkeypatch.setattr(nn.parallel.DistributedDataParallel, "no_sync", spy_no_sync)
+    options = dict(steps=4, accumulation_steps=3, progress=False)
+    history = train(
+        ddp,
+        regression_batch,
+        mse,
+        torch.optim.SGD(ddp.parameters(), lr=0.05),
+        checkpoint_path=tmp_path / "c",
+        **options,
+    )
+    expected = train(
+        reference,
+        regression_batch,
+        mse,
+        torch.optim.SGD(reference.parameters(), lr=0.05),
+        **options,
+    )
+    assert len(syncs_skipped) == 4 * 2  # all but the last micro-batch of each step
+    assert list(history) == list(expected)
+    assert torch.equal(flat_params(plain), flat_params(reference))
+    assert history.checkpoints == [4]
+    from transformer_lib.checkpoint import load_checkpoint
+
+    fresh = MLP()
+    load_checkpoint(tmp_path / "c", fresh)  # keys without "module."
+    assert torch.equal(flat_params(fresh), flat_params(plain))

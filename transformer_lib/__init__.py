@@ -30,6 +30,16 @@ from .data import (
 )
 from .decoding import beam_search, greedy_decode
 from .device import get_device
+from .distributed import (
+    DistributedInfo,
+    all_reduce_mean,
+    cleanup,
+    get_rank,
+    get_world_size,
+    is_distributed,
+    is_main_process,
+    setup_distributed,
+)
 from .gguf_file import GGUFTokenizer, load_gguf, load_smollm2, smollm2_path
 from .gpt import GPT, GPTBlock, GPTConfig
 from .layers import (
@@ -46,6 +56,7 @@ from .measure import peak_memory, time_call
 from .metrics import bleu, chrf, exact_match, perplexity
 from .multi_head_attention import KVCache, MultiHeadAttention
 from .norms import LayerNorm, RMSNorm
+from .optim import configure_optimizer, parameter_groups
 from .positions import (
     LearnedPositionalEmbedding,
     RotaryEmbedding,
@@ -119,6 +130,16 @@ __all__ = [
     "set_seed",
     "train",
     "History",
+    "configure_optimizer",
+    "parameter_groups",
+    "setup_distributed",
+    "DistributedInfo",
+    "is_main_process",
+    "is_distributed",
+    "get_rank",
+    "get_world_size",
+    "all_reduce_mean",
+    "cleanup",
     "save_checkpoint",
     "load_checkpoint",
     "checkpoint_exists",

@@ -280,12 +280,15 @@ class GPT(nn.Module, PretrainedMixin):
                 f"idx must have shape (B, T) with T >= 1, but has shape {tuple(idx.shape)}"
             )
         V = self.config.vocab_size
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= V):
-            # Checked here because an out-of-range id is a device-side assert on CUDA.
-            raise ValueError(
-                f"idx must hold ids in [0, vocab_size={V}), but they range from "
-                f"{int(idx.min())} to {int(idx.max())}"
-            )
+        # Checked here because an out-of-range id is a device-side assert on CUDA. Reading the
+        # range waits for the GPU once per call; under torch.compile the check is left out,
+        # since it would split the compiled graph.
+        if idx.numel() and not torch.compiler.is_compiling():
+            low, high = (int(v) for v in torch.stack(torch.aminmax(idx)).tolist())
+            if low < 0 or high >= V:
+                raise ValueError(
+                    f"idx must hold ids in [0, vocab_size={V}), but they range from {low} to {high}"
+                )
         T, max_len = idx.shape[1], self.config.max_len
         if check_length and offset + T > max_len:
             cached = f" after {offset} cached positions" if offset else ""

@@ -1,8 +1,13 @@
 """A small training loop: progress bar, gradient accumulation, mixed precision, evaluation
-hooks and resumable checkpoints (chapters 1, 5 and 7)."""
+hooks, resumable checkpoints, ``torch.compile`` and data-parallel runs (chapters 1, 5 and 7).
+
+The loop never waits for the GPU inside a step: the losses stay on the device and are copied
+to the host together every ``log_every`` steps (see :func:`train`).
+"""
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import warnings
@@ -25,11 +30,90 @@ class History(list):
 
     ``evals`` is a list of ``(step, metrics)`` pairs, ``step`` counting optimisation steps
     done (1-based: the evaluation after the first step has ``step == 1``).
+    ``checkpoints`` lists the steps at which this process wrote a checkpoint (in a
+    distributed run only rank 0 writes, so it stays empty on the other ranks).
     """
 
     def __init__(self, losses=(), evals=()):
         super().__init__(losses)
         self.evals: list[tuple[int, dict[str, float]]] = list(evals)
+        self.checkpoints: list[int] = []
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The plain model inside ``torch.compile`` and ``DistributedDataParallel`` wrappers.
+
+    Checkpoints hold the plain model's state dict, so that they load into any model of the
+    same architecture, wrapped or not (a wrapper's keys carry a ``_orig_mod.`` or ``module.``
+    prefix).
+    """
+    while True:
+        if hasattr(model, "_orig_mod") and isinstance(model._orig_mod, nn.Module):
+            model = model._orig_mod  # torch.compile's OptimizedModule
+        elif isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        else:
+            return model
+
+
+def _find_ddp(model: nn.Module) -> nn.parallel.DistributedDataParallel | None:
+    """The ``DistributedDataParallel`` wrapper in ``model``'s chain of wrappers, if any."""
+    while True:
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            return model
+        inner = getattr(model, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return None
+        model = inner
+
+
+def _dist_rank_and_size() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process; ``(0, 1)`` outside a distributed run."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _encode_state(state: Tensor) -> str:
+    """A byte tensor (an RNG state) as base64 text, to store it in a checkpoint's JSON."""
+    return base64.b64encode(state.cpu().numpy().tobytes()).decode("ascii")
+
+
+def _decode_state(text: str) -> Tensor:
+    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8).clone()
+
+
+def _local_rng() -> dict[str, Any]:
+    """This process's PyTorch RNG states (CPU, and its current CUDA device if in use)."""
+    state: dict[str, Any] = {"torch": _encode_state(torch.get_rng_state()), "cuda": None}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = _encode_state(torch.cuda.get_rng_state())
+    return state
+
+
+def _gather_rank_rngs(world_size: int) -> list[dict[str, Any]]:
+    """Every rank's RNG states, gathered on every rank (a collective: all ranks must call)."""
+    states: list[Any] = [None] * world_size
+    torch.distributed.all_gather_object(states, _local_rng())
+    return states
+
+
+def _restore_rank_rng(states: Any, rank: int, world_size: int) -> None:
+    """Give this rank back its own RNG stream (the checkpoint's main state is rank 0's)."""
+    if not isinstance(states, list) or len(states) != world_size:
+        saved = len(states) if isinstance(states, list) else 1
+        warnings.warn(
+            f"the checkpoint was written by a run of {saved} process(es), this run has "
+            f"{world_size}: it continues, but will not repeat an uninterrupted run exactly",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return
+    mine = states[rank]
+    torch.set_rng_state(_decode_state(mine["torch"]))
+    if mine.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(_decode_state(mine["cuda"]))
 
 
 def _first_tensor(obj: Any) -> Tensor | None:
@@ -110,23 +194,28 @@ def train(
     desc: str = "training",
     accumulation_steps: int = 1,
     amp: bool | str = False,
+    compile: bool = False,
     eval_fn: Callable[[nn.Module], Mapping[str, float]] | None = None,
     eval_every: int | None = None,
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
     resume: bool = True,
+    log_every: int = 10,
 ) -> History:
     """Run ``steps`` optimisation steps and return the loss of each step.
 
     Args:
-        model: put in training mode for the run (and left there).
+        model: put in training mode for the run (and left there). It may be wrapped in
+            ``torch.compile`` or ``DistributedDataParallel``; checkpoints always hold the
+            plain model inside.
         get_batch: ``get_batch(step)`` returns the batch for that step. With gradient
             accumulation it is called ``accumulation_steps`` times per optimisation step,
             with the micro-batch index ``step * accumulation_steps + i``. To resume a run
             exactly, it must be a pure function of its argument (e.g. draw from a generator
             seeded with it), since a resumed run does not replay the earlier calls.
         loss_fn: ``loss_fn(model, batch)`` returns a scalar loss tensor (the batch mean).
-        optimizer: steps once per optimisation step.
+        optimizer: steps once per optimisation step (see ``configure_optimizer`` for AdamW
+            with weight decay on the matrices only, fused where PyTorch supports it).
         steps: number of optimisation steps (in total, counting those of a resumed run).
         clip_grad_norm: clip the global gradient norm to this value, if given.
         scheduler: stepped once per optimisation step, if given.
@@ -136,13 +225,22 @@ def train(
         accumulation_steps: micro-batches per optimisation step. Their losses are averaged,
             so ``k`` micro-batches of size ``b`` give the same update as one batch of
             ``k * b`` (for a model without batch-dependent layers such as dropout or
-            batch norm): a big effective batch in the memory of a small one.
+            batch norm): a big effective batch in the memory of a small one. Under
+            ``DistributedDataParallel`` the gradients are all-reduced once per optimisation
+            step, after the last micro-batch, not after each.
         amp: mixed precision with ``torch.autocast`` on the batch's device. ``True`` picks
             bfloat16 on CPU (and other devices) and float16 on CUDA, where a
             ``torch.amp.GradScaler`` scales the loss so small float16 gradients do not
             underflow; ``"bfloat16"`` or ``"float16"`` choose explicitly. Where autocast
             does not support the device or dtype, a warning is given and the run is in full
-            precision. Weights and optimizer state stay in float32.
+            precision. Weights and optimizer state stay in float32. (The scaler must know
+            whether a step's gradients overflowed; with a fused optimizer, such as the AdamW
+            of ``configure_optimizer`` on CUDA, the check happens on the GPU, otherwise it
+            makes the host wait for the GPU once per step.)
+        compile: run the training steps through ``torch.compile(model)``: the first steps
+            are slow while it compiles, the later ones faster on a GPU. The same as passing
+            ``torch.compile(model)`` yourself; ``eval_fn`` gets the uncompiled model, so that
+            evaluation (other shapes, no gradients) does not trigger a second compilation.
         eval_fn: ``eval_fn(model) -> {"name": value}`` run with the model in eval mode and
             gradients off; the model is back in training mode afterwards.
         eval_every: evaluate after every ``eval_every`` optimisation steps and after the last
@@ -154,19 +252,45 @@ def train(
             scheduler, grad-scaler and RNG states and the history from it and continue from
             its step. A resumed run then gives the same per-step losses as one that was never
             interrupted (on the same machine, with a pure ``get_batch``).
+        log_every: steps between copies of the losses from the device to the host, which
+            also update the progress bar's loss and check that the loss is finite. Reading a
+            loss (``loss.item()``) makes the host wait until the GPU has computed it, so the
+            loop reads them only every ``log_every`` steps, at evaluations and checkpoints,
+            and at the end; meanwhile the host queues the next steps' work.
+
+    Distributed runs: when ``torch.distributed`` is initialised (e.g. under ``torchrun``,
+    see ``transformer_lib.distributed``), every rank runs this loop on its own batches with
+    the model wrapped in ``DistributedDataParallel``. Each step's loss in the history is the
+    mean over the ranks (the loss of the whole global batch), the same on every rank. Only
+    rank 0 shows the progress bar and writes checkpoints (with every rank's RNG state);
+    every rank resumes from them. ``eval_fn`` runs on every rank, so it may use collectives.
 
     Returns:
         ``History``: a list of per-step losses (floats), with the evaluations in ``.evals``.
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite. It is found when the losses are
+            next copied to the host, so up to ``log_every - 1`` further steps may have run;
+            the message names the first step with a non-finite loss.
     """
     _check_positive("steps", steps)
     _check_positive("accumulation_steps", accumulation_steps)
     _check_positive("eval_every", eval_every, allow_none=True)
     _check_positive("checkpoint_every", checkpoint_every, allow_none=True)
+    _check_positive("log_every", log_every)
     _check_amp(amp)
+    if not isinstance(compile, bool):
+        raise ValueError(f"compile must be True or False, but got {compile!r}")
     if eval_every is not None and eval_fn is None:
         raise ValueError("eval_every is given but eval_fn is None")
     if checkpoint_every is not None and checkpoint_path is None:
         raise ValueError("checkpoint_every is given but checkpoint_path is None")
+
+    rank, world_size = _dist_rank_and_size()
+    plain = _unwrap(model)  # what checkpoints hold
+    ddp = _find_ddp(model)
+    step_model = torch.compile(model) if compile else model
+    eval_model = _unwrap(model) if compile else model
 
     history = History()
     start = 0
@@ -194,7 +318,7 @@ def train(
                 amp_state["scaler"] = torch.amp.GradScaler(device.type)
         info = load_checkpoint(
             checkpoint_path,
-            model,
+            plain,
             optimizer=optimizer,
             scheduler=scheduler,
             scaler=amp_state["scaler"],
@@ -205,61 +329,99 @@ def train(
         history = History(
             extra.get("losses", []), [(s, dict(m)) for s, m in extra.get("evals", [])]
         )
+        if world_size > 1:
+            _restore_rank_rng(extra.get("rank_rngs"), rank, world_size)
         if start > steps:
             raise ValueError(
                 f"the checkpoint at {checkpoint_path} is at step {start}, past steps={steps}"
             )
 
+    # Losses still on the device: one detached scalar per micro-batch, oldest first, for the
+    # steps from `pending_from` on. Reading them forces a host-device sync, so it is batched.
+    pending: list[Tensor] = []
+    pending_from = start
+
+    def flush() -> None:
+        nonlocal pending_from
+        if not pending:
+            return
+        stacked = torch.stack(pending)
+        pending.clear()
+        if world_size > 1:
+            # The mean over the ranks: the loss of the whole global batch, equal on every rank.
+            if stacked.dtype in (torch.float16, torch.bfloat16):
+                stacked = stacked.float()
+            torch.distributed.all_reduce(stacked)
+            stacked = stacked / world_size
+        values = stacked.tolist()  # one copy to the host for many steps
+        for i in range(0, len(values), accumulation_steps):
+            # Summed in Python floats in micro-batch order, as loss.item() per step would be.
+            total = 0.0
+            for value in values[i : i + accumulation_steps]:
+                total += value
+            history.append(total / accumulation_steps)
+            if not math.isfinite(history[-1]):
+                raise FloatingPointError(f"the loss became {history[-1]} at step {pending_from}")
+            pending_from += 1
+
     def evaluate(step: int) -> None:
-        model.eval()
+        eval_model.eval()
         try:
             with torch.no_grad():
-                metrics = {k: float(v) for k, v in eval_fn(model).items()}
+                metrics = {k: float(v) for k, v in eval_fn(eval_model).items()}
         finally:
-            model.train()
+            eval_model.train()
         history.evals.append((step, metrics))
         if bar is not None:
             bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
 
     def checkpoint(step: int) -> None:
+        extra: dict[str, Any] = {"losses": list(history), "evals": history.evals}
+        if world_size > 1:
+            # Each rank draws its own dropout masks; to resume exactly, each needs its stream.
+            extra["rank_rngs"] = _gather_rank_rngs(world_size)
+        if rank != 0:
+            return
         save_checkpoint(
             checkpoint_path,
-            model,
+            plain,
             optimizer=optimizer,
             scheduler=scheduler,
             scaler=amp_state["scaler"],
             step=step,
-            extra={"losses": list(history), "evals": history.evals},
+            extra=extra,
         )
+        history.checkpoints.append(step)
 
-    bar = _progress_bar(steps, start, desc) if progress and start < steps else None
+    show = progress and start < steps and rank == 0
+    bar = _progress_bar(steps, start, desc) if show else None
     model.train()
     try:
         for step in range(start, steps):
             optimizer.zero_grad(set_to_none=True)
-            total = 0.0
             for micro in range(accumulation_steps):
                 batch = get_batch(step * accumulation_steps + micro)
                 setup_amp(batch)
                 dtype, scaler = amp_state["dtype"], amp_state["scaler"]
-                context = (
+                autocast = (
                     torch.autocast(amp_state["device"], dtype=dtype)
                     if dtype is not None
                     else nullcontext()
                 )
-                with context:
-                    loss = loss_fn(model, batch)
-                if loss.ndim != 0:
-                    raise ValueError(
-                        f"loss_fn must return a scalar, but returned shape {loss.shape}"
-                    )
-                # Dividing each micro-batch loss makes the summed gradients their mean.
-                scaled = loss.float() / accumulation_steps
-                (scaler.scale(scaled) if scaler is not None else scaled).backward()
-                total += loss.item()
-            history.append(total / accumulation_steps)
-            if not math.isfinite(history[-1]):
-                raise FloatingPointError(f"the loss became {history[-1]} at step {step}")
+                # Under DDP, all-reduce the gradients only after the last micro-batch.
+                last = micro == accumulation_steps - 1
+                no_sync = ddp.no_sync() if ddp is not None and not last else nullcontext()
+                with no_sync:
+                    with autocast:
+                        loss = loss_fn(step_model, batch)
+                    if loss.ndim != 0:
+                        raise ValueError(
+                            f"loss_fn must return a scalar, but returned shape {loss.shape}"
+                        )
+                    # Dividing each micro-batch loss makes the summed gradients their mean.
+                    scaled = loss.float() / accumulation_steps
+                    (scaler.scale(scaled) if scaler is not None else scaled).backward()
+                pending.append(loss.detach())  # no .item(): that would wait for the device
             if scaler is not None:
                 scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
             if clip_grad_norm is not None:
@@ -274,17 +436,21 @@ def train(
             done = step + 1
             if bar is not None:
                 bar.update(1)
-                if step % 10 == 0 or done == steps:
+            do_eval = eval_fn is not None and (
+                done == steps or (eval_every is not None and done % eval_every == 0)
+            )
+            do_checkpoint = checkpoint_path is not None and (
+                done == steps or (checkpoint_every is not None and done % checkpoint_every == 0)
+            )
+            if done % log_every == 0 or done == steps or do_eval or do_checkpoint:
+                flush()
+                if bar is not None:
                     recent = history[-10:]
                     # refresh=False: redraw only every `mininterval`, not at every postfix change
                     bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", refresh=False)
-            if eval_fn is not None and (
-                done == steps or (eval_every is not None and done % eval_every == 0)
-            ):
+            if do_eval:
                 evaluate(done)
-            if checkpoint_path is not None and (
-                done == steps or (checkpoint_every is not None and done % checkpoint_every == 0)
-            ):
+            if do_checkpoint:
                 checkpoint(done)
     finally:
         if bar is not None:
