@@ -1,4 +1,9 @@
-"""``python -m benchmarks [NAME ...] [--quick] [--device DEVICE] [--out DIR]``."""
+"""``python -m benchmarks [NAME ...] [--quick] [--device DEVICE] [--out DIR]``.
+
+Without names it runs every benchmark except ``notebooks`` (about twenty minutes on a 2-core
+CPU), which runs only when named: ``python -m benchmarks notebooks``. Each result is printed as
+a table and written as JSON to ``DIR/NAME-DEVICE.json`` (``-quick`` added with ``--quick``).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,22 @@ import argparse
 import json
 from pathlib import Path
 
-from . import kv_cache
+from . import attention, generation, gpt_train, kv_cache, mha, notebooks
 
-BENCHMARKS = {m.NAME: m for m in (kv_cache,)}
+BENCHMARKS = {m.NAME: m for m in (attention, mha, gpt_train, generation, kv_cache, notebooks)}
+DEFAULT = [name for name, m in BENCHMARKS.items() if getattr(m, "DEFAULT", True)]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
-        "names", nargs="*", help=f"which to run (default: all of {list(BENCHMARKS)})"
+        "names",
+        nargs="*",
+        help=f"which to run, of {list(BENCHMARKS)} (default: {DEFAULT})",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check they run")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best)")
@@ -24,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in args.names or list(BENCHMARKS):
+    for name in args.names or DEFAULT:
         module = BENCHMARKS[name]
         result = module.run(quick=args.quick, device=args.device)
         print(module.table(result))

@@ -277,12 +277,13 @@ CACHE_CONFIGS = {
 
 @pytest.mark.parametrize("chunk", [1, 3])
 @pytest.mark.parametrize("config", CACHE_CONFIGS.values(), ids=CACHE_CONFIGS.keys())
-def test_incremental_decoding_with_cache_equals_full_causal(config, chunk):
+@pytest.mark.parametrize("capacity", [None, 4, 16])
+def test_incremental_decoding_with_cache_equals_full_causal(config, chunk, capacity):
     mha = make_mha(dtype=torch.float64, **config)
     T = 10
     x = randn(2, T, D, seed=3, dtype=torch.float64)
     full = mha(x, is_causal=True)
-    cache = tl.KVCache()
+    cache = tl.KVCache(capacity)  # 4: outgrows its room and reallocates; 16: never does
     assert len(cache) == 0
     outs = []
     for start in range(0, T, chunk):
@@ -522,3 +523,33 @@ def test_rope_refuses_cross_attention():
     mha(x)  # self-attention is fine
     with pytest.raises(ValueError, match="self-attention"):
         mha(x, memory)
+
+
+def test_preallocated_cache_writes_in_place_and_reorders_like_a_plain_one():
+    k, v = randn(3, 2, 5, 4, seed=1), randn(3, 2, 5, 4, seed=2)
+    plain, room = tl.KVCache(), tl.KVCache(capacity=8)
+    for cache in (plain, room):
+        cache.update(k[:, :, :2], v[:, :, :2])
+    buffer = room._key
+    for cache in (plain, room):
+        cache.update(k[:, :, 2:], v[:, :, 2:])
+    assert room._key is buffer and buffer.shape[-2] == 8  # no new allocation
+    for cache in (plain, room):
+        torch.testing.assert_close(cache.key, k)
+        torch.testing.assert_close(cache.value, v)
+        # Beam search keeps the surviving beams by reassigning key and value.
+        index = torch.tensor([2, 0])
+        cache.key, cache.value = (
+            cache.key.index_select(0, index),
+            cache.value.index_select(0, index),
+        )
+        cache.update(k[:2, :, :1], v[:2, :, :1])
+        assert len(cache) == 6 and cache.key.shape == (2, 2, 6, 4)
+    torch.testing.assert_close(room.key, plain.key)
+    torch.testing.assert_close(room.value, plain.value)
+
+
+@pytest.mark.parametrize("capacity", [0, -1, 2.0, True])
+def test_cache_capacity_must_be_a_positive_int(capacity):
+    with pytest.raises(ValueError, match="capacity must be a positive int or None"):
+        tl.KVCache(capacity)

@@ -63,8 +63,14 @@ def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
     return (positions < lengths[:, None])[:, None, None, :]
 
 
-def _check_inputs(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float) -> None:
-    """Raise a clear error for anything the attention formula cannot take."""
+def _check_inputs(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float, kv_groups: int = 1
+) -> None:
+    """Raise a clear error for anything the attention formula cannot take.
+
+    ``kv_groups > 1`` (grouped key/value heads, used by :class:`MultiHeadAttention`): key and
+    value have ``H / kv_groups`` heads in dimension ``-3`` where the query has ``H``.
+    """
     for name, t in (("query", q), ("key", k), ("value", v)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name} must be a tensor, but got {type(t).__name__}")
@@ -94,7 +100,10 @@ def _check_inputs(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_
             f"value has {v.shape[-2]} positions (T_k), but key has {k.shape[-2]}; "
             "every key needs exactly one value"
         )
-    if not q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:
+    q_lead = q.shape[:-2]
+    if kv_groups > 1 and q.ndim >= 3 and q.shape[-3] % kv_groups == 0:
+        q_lead = (*q.shape[:-3], q.shape[-3] // kv_groups)  # the key/value heads' count
+    if not q_lead == k.shape[:-2] == v.shape[:-2]:
         raise ValueError(
             "query, key and value must share their leading (batch, head) dimensions, but have "
             f"{tuple(q.shape[:-2])}, {tuple(k.shape[:-2])} and {tuple(v.shape[:-2])}"
@@ -176,11 +185,48 @@ def scaled_dot_product_attention(
         A query whose every key is masked gets a zero output (and zero weights), never NaN.
     """
     _check_inputs(query, key, value, mask, dropout_p)
+    return _attention(query, key, value, mask, is_causal, dropout_p, scale, return_weights)
+
+
+# From PyTorch 2.5 the fused kernel lets a group of query heads share one key/value head itself
+# (``enable_gqa``), without the copies that ``repeat_interleave`` makes. Not on MPS, where some
+# releases abort on it (pytorch/pytorch#149132).
+_FUSED_GQA = torch.__version__ >= (2, 5)
+_FUSED_GQA_DEVICES = ("cpu", "cuda")
+
+
+def _attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None,
+    is_causal: bool,
+    dropout_p: float,
+    scale: float | None,
+    return_weights: bool,
+    kv_groups: int = 1,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """:func:`scaled_dot_product_attention` on inputs that have passed :func:`_check_inputs`.
+
+    ``kv_groups > 1``: key and value have one head (dimension ``-3``) per ``kv_groups``
+    consecutive query heads.
+    """
+    if kv_groups > 1 and (
+        return_weights or not _FUSED_GQA or query.device.type not in _FUSED_GQA_DEVICES
+    ):
+        key = key.repeat_interleave(kv_groups, dim=-3)
+        value = value.repeat_interleave(kv_groups, dim=-3)
+        kv_groups = 1
     T_q, T_k = query.shape[-2], key.shape[-2]
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
     if mask is not None and mask.ndim < 2:  # a (T_k,) mask: the fused kernel wants (T_q, T_k)
         mask = mask.reshape((1,) * (2 - mask.ndim) + tuple(mask.shape))
+
+    if is_causal and mask is None and T_q == 1 <= T_k:
+        is_causal = False  # one query, the last position: lower-right causal hides nothing
+    # Rows that a mask empties exist only with a caller's mask, or with more queries than keys.
+    may_have_dead_rows = mask is not None or T_q > T_k
 
     # F.scaled_dot_product_attention aligns a causal mask to the top left when T_q != T_k;
     # we build the mask ourselves so both paths use the lower-right rule documented above.
@@ -189,7 +235,7 @@ def scaled_dot_product_attention(
         mask = _merge_causal(mask, T_q, T_k, query.device)
 
     dead = None
-    if mask is not None:
+    if mask is not None and may_have_dead_rows:
         dead = _dead_rows(mask)
         # Give fully masked rows something harmless to attend to, then zero them afterwards:
         # a softmax over nothing but -inf is 0/0 = NaN in the forward and the backward pass.
@@ -199,9 +245,10 @@ def scaled_dot_product_attention(
         mask = mask.to(query.dtype)  # a float64 mask must not promote float32 scores
 
     if not return_weights:
+        gqa = {"enable_gqa": True} if kv_groups > 1 else {}  # the keyword is new in 2.5
         out = F.scaled_dot_product_attention(
             query, key, value, attn_mask=mask, dropout_p=dropout_p, is_causal=fused_causal,
-            scale=scale,
+            scale=scale, **gqa,
         )  # fmt: skip
         return out if dead is None else out.masked_fill(dead, 0.0)
 

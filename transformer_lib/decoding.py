@@ -31,12 +31,14 @@ __all__ = ["greedy_decode", "beam_search"]
 def _eval_no_grad(model: nn.Module) -> Iterator[None]:
     """Evaluation mode (no dropout) without autograd, restoring the model's mode afterwards."""
     was_training = model.training
-    model.eval()
+    if was_training:  # eval() and train() visit every submodule: skip them when not needed
+        model.eval()
     try:
         with torch.no_grad():
             yield
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
 
 
 def _check_args(model: nn.Module, src: Tensor, bos_id: int, eos_id: int, max_len: int) -> None:

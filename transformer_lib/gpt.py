@@ -138,6 +138,12 @@ class GPTConfig:
             raise ValueError(f"rope_base must be a number > 1, but got {self.rope_base!r}")
 
 
+def _dropout(p: float) -> nn.Module:
+    # Without dropout, an Identity: generating a token calls these modules dozens of times,
+    # and a Dropout(p=0) still costs a function call into F.dropout each time.
+    return nn.Dropout(p) if p > 0 else nn.Identity()
+
+
 def _norm(config: GPTConfig) -> nn.Module:
     if config.norm == "rmsnorm":
         return RMSNorm(config.d_model, config.norm_eps)
@@ -171,7 +177,7 @@ class GPTBlock(nn.Module):
             self.mlp = SwiGLU(c.d_model, c.d_ff, bias=c.bias)
         else:
             self.mlp = FeedForward(c.d_model, c.d_ff, 0.0, activation=c.activation, bias=c.bias)
-        self.dropout = nn.Dropout(c.dropout)
+        self.dropout = _dropout(c.dropout)
 
     def forward(self, x: Tensor, *, cache: KVCache | None = None) -> Tensor:
         """``x`` ``(B, T, d_model)``: with a ``cache``, only the new positions."""
@@ -204,7 +210,7 @@ class GPT(nn.Module, PretrainedMixin):
         self.pos_embed = (
             LearnedPositionalEmbedding(c.d_model, c.max_len) if c.positional == "learned" else None
         )
-        self.dropout = nn.Dropout(c.dropout)
+        self.dropout = _dropout(c.dropout)
         self.blocks = nn.ModuleList(GPTBlock(c) for _ in range(c.num_layers))
         self.ln_f = _norm(c)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
@@ -238,9 +244,10 @@ class GPT(nn.Module, PretrainedMixin):
             mlp_out = block.mlp.down_proj if isinstance(block.mlp, SwiGLU) else block.mlp.linear2
             nn.init.normal_(mlp_out.weight, mean=0.0, std=residual_std)
 
-    def new_caches(self) -> list[KVCache]:
-        """One empty :class:`KVCache` per block, for incremental decoding."""
-        return [KVCache() for _ in self.blocks]
+    def new_caches(self, capacity: int | None = None) -> list[KVCache]:
+        """One empty :class:`KVCache` per block, for incremental decoding; ``capacity``
+        pre-allocates room for that many positions (see :class:`KVCache`)."""
+        return [KVCache(capacity) for _ in self.blocks]
 
     def num_parameters(self, exclude_embeddings: bool = False) -> int:
         """Number of parameters, a tied matrix counted once.
@@ -318,6 +325,12 @@ class GPT(nn.Module, PretrainedMixin):
         """
         offset = self._cached_length(caches)
         self._check_idx(idx, offset)
+        return self._forward(idx, caches, offset, return_hidden)
+
+    def _forward(
+        self, idx: Tensor, caches: list[KVCache] | None, offset: int, return_hidden: bool = False
+    ) -> Tensor:
+        """:meth:`forward` without the checks, for ids that are known to be valid."""
         x = self.tok_embed(idx)  # (B, T, d_model)
         if self.pos_embed is not None:
             x = self.pos_embed(x, offset)  # RoPE instead offsets itself by the cache length
@@ -465,7 +478,9 @@ class GPT(nn.Module, PretrainedMixin):
         max_len = self.config.max_len
         out = idx.long()
         finished = torch.zeros(out.shape[0], dtype=torch.bool, device=out.device)
-        caches = self.new_caches() if use_cache else None
+        # Room for the whole generation (the context window at most), allocated once.
+        capacity = min(max_len, out.shape[1] + max_new_tokens)
+        caches = self.new_caches(capacity) if use_cache else None
         for _ in range(max_new_tokens):
             # Evaluation mode and no autograd for each step only, not across the yield: the
             # caller's own code runs between steps, in its own mode.
@@ -476,8 +491,8 @@ class GPT(nn.Module, PretrainedMixin):
                     logits = self(out[:, -max_len:])
                 elif len(caches[0]) == 0:
                     logits = self(out[:, -max_len:], caches=caches)  # the prompt, in one pass
-                else:
-                    logits = self(out[:, -1:], caches=caches)
+                else:  # a token we chose ourselves, at a position within max_len: no checks
+                    logits = self._forward(out[:, -1:], caches, len(caches[0]))
                 token = self._sample(logits[:, -1], temperature, top_k, top_p, generator)
             if eos_id is not None:
                 token = token.masked_fill(finished, eos_id)

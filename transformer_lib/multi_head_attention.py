@@ -5,44 +5,91 @@ Shapes: inputs ``(B, T, d_model)``; inside, ``(B, H, T, d_head)`` with ``d_head 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
-from .attention import scaled_dot_product_attention
+from .attention import _attention, _check_inputs
 from .positions import RotaryEmbedding
 
 __all__ = ["MultiHeadAttention", "KVCache"]
 
 
-@dataclass
 class KVCache:
     """The keys and values one attention layer has already computed, for incremental decoding.
 
     ``key`` and ``value`` are ``(B, H_kv, T_cached, d_head)``, or ``None`` before the first step.
     Each forward pass appends the new positions, so a decoder computes every key and value once
     instead of once per generated token.
+
+    Args:
+        capacity: if given, the first update allocates room for ``capacity`` positions and
+            later updates write into it in place, so a token costs no new allocation and no copy
+            of the whole cache (``GPT.generate`` sizes it to prompt plus new tokens). Without
+            it, every update concatenates: simplest, and the choice when gradients must flow
+            through the cache. A cache that outgrows its capacity reallocates.
     """
 
-    key: Tensor | None = None
-    value: Tensor | None = None
+    def __init__(self, capacity: int | None = None) -> None:
+        if capacity is not None and (
+            isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1
+        ):
+            raise ValueError(f"capacity must be a positive int or None, but got {capacity!r}")
+        self.capacity = capacity
+        self._key: Tensor | None = None  # (B, H_kv, room, d_head); the first `length` are used
+        self._value: Tensor | None = None
+        self.length = 0
+
+    def __repr__(self) -> str:
+        shape = None if self._key is None else tuple(self.key.shape)
+        return f"KVCache(length={self.length}, capacity={self.capacity}, key shape={shape})"
+
+    @property
+    def key(self) -> Tensor | None:
+        return None if self._key is None else self._key[:, :, : self.length]
+
+    @key.setter
+    def key(self, key: Tensor | None) -> None:  # e.g. beam search reordering the batch
+        self._key = key
+        self.length = 0 if key is None else key.shape[-2]
+
+    @property
+    def value(self) -> Tensor | None:
+        return None if self._value is None else self._value[:, :, : self.length]
+
+    @value.setter
+    def value(self, value: Tensor | None) -> None:
+        self._value = value
 
     def __len__(self) -> int:
-        return 0 if self.key is None else self.key.shape[-2]
+        return self.length
 
     def update(self, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
         """Append ``(B, H_kv, T_new, d_head)`` keys and values; return all of them."""
-        if self.key is None:
-            self.key, self.value = key, value
+        if self._key is not None and key.shape[:2] != self._key.shape[:2]:
+            raise ValueError(
+                f"cache holds (B, H_kv) = {tuple(self._key.shape[:2])}, but the new keys "
+                f"have {tuple(key.shape[:2])}; use one cache per batch"
+            )
+        old, new = self.length, key.shape[-2]
+        if self.capacity is None:
+            if self._key is None:
+                self._key, self._value = key, value
+            else:
+                self._key = torch.cat([self.key, key], dim=-2)
+                self._value = torch.cat([self.value, value], dim=-2)
         else:
-            if key.shape[:2] != self.key.shape[:2]:
-                raise ValueError(
-                    f"cache holds (B, H_kv) = {tuple(self.key.shape[:2])}, but the new keys "
-                    f"have {tuple(key.shape[:2])}; use one cache per batch"
-                )
-            self.key = torch.cat([self.key, key], dim=-2)
-            self.value = torch.cat([self.value, value], dim=-2)
+            assert self._value is not None or self._key is None
+            if self._key is None or old + new > self._key.shape[-2]:
+                room = max(self.capacity, old + new)
+                grown_key = key.new_empty(*key.shape[:2], room, key.shape[-1])
+                grown_value = value.new_empty(*value.shape[:2], room, value.shape[-1])
+                if self._key is not None:
+                    grown_key[:, :, :old] = self.key
+                    grown_value[:, :, :old] = self.value
+                self._key, self._value = grown_key, grown_value
+            self._key[:, :, old : old + new] = key
+            self._value[:, :, old : old + new] = value
+        self.length = old + new
         return self.key, self.value
 
 
@@ -174,8 +221,11 @@ class MultiHeadAttention(nn.Module):
             )
         key = query if key is None else key
         value = key if value is None else value
-        for name, x in (("query", query), ("key", key), ("value", value)):
-            self._check(name, x)
+        self._check("query", query)
+        if key is not query:  # self-attention: one tensor, checked once
+            self._check("key", key)
+        if value is not key:
+            self._check("value", value)
         if key.shape[:2] != value.shape[:2]:
             raise ValueError(
                 f"key has (B, T_k) = {tuple(key.shape[:2])}, but value has {tuple(value.shape[:2])}"
@@ -197,16 +247,13 @@ class MultiHeadAttention(nn.Module):
             q, k = self.rotary(q, offset), self.rotary(k, offset)
         if cache is not None:
             k, v = cache.update(k, v)
-        if self.num_kv_heads != self.num_heads:
-            # Each key/value head serves a group of consecutive query heads.
-            group = self.num_heads // self.num_kv_heads
-            k = k.repeat_interleave(group, dim=1)
-            v = v.repeat_interleave(group, dim=1)
 
-        result = scaled_dot_product_attention(
-            q, k, v, mask, is_causal=is_causal, return_weights=return_weights,
-            dropout_p=self.dropout if self.training else 0.0,
-        )  # fmt: skip
+        # Each key/value head serves a group of consecutive query heads: the attention function
+        # shares it without copying where the fused kernel can (else it repeats the heads).
+        group = self.num_heads // self.num_kv_heads
+        dropout_p = self.dropout if self.training else 0.0
+        _check_inputs(q, k, v, mask, dropout_p, kv_groups=group)
+        result = _attention(q, k, v, mask, is_causal, dropout_p, None, return_weights, group)
         out, weights = result if return_weights else (result, None)
         out = self.out_proj(self.merge_heads(out))  # (B, T_q, d_model)
         return (out, weights) if return_weights else out

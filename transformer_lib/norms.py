@@ -2,14 +2,36 @@
 
 Both normalise each token's feature vector on its own, so they do not depend on the batch
 size or on the padding in other sequences (unlike batch normalization).
+
+The formulas are written out below. Where PyTorch has a fused kernel for exactly the same
+formula (``F.layer_norm``, ``F.rms_norm``), the modules call it instead: one kernel instead of
+about seven, equal up to floating-point rounding, and several times faster on small inputs.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["LayerNorm", "RMSNorm", "make_norm"]
+
+_HALF = (torch.float16, torch.bfloat16)
+_HAS_RMS_NORM = hasattr(F, "rms_norm")  # PyTorch 2.4 and later
+
+
+def _fused_dtype(h: Tensor, *params: Tensor | None) -> bool:
+    """Whether the fused kernel computes what the written-out formula does: the parameters'
+    dtypes promote to ``h``'s, so the formula's result has ``h``'s dtype too."""
+    for p in params:
+        if p is not None and p.dtype != h.dtype:
+            if torch.promote_types(h.dtype, p.dtype) != h.dtype:
+                return False
+    return True
+
+
+def _as(p: Tensor | None, dtype: torch.dtype) -> Tensor | None:
+    return p if p is None or p.dtype == dtype else p.to(dtype)
 
 
 class LayerNorm(nn.Module):
@@ -34,7 +56,11 @@ class LayerNorm(nn.Module):
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x has last dimension {x.shape[-1]}, but d_model is {self.d_model}")
         # Compute the statistics in at least float32: half precision loses the small variances.
-        h = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        h = x.float() if x.dtype in _HALF else x
+        weight, bias = self.weight, self.bias
+        if _fused_dtype(h, weight, bias):  # the same formula in one kernel
+            y = F.layer_norm(h, (self.d_model,), _as(weight, h.dtype), _as(bias, h.dtype), self.eps)
+            return y if y.dtype == x.dtype else y.to(x.dtype)
         mean = h.mean(dim=-1, keepdim=True)
         var = h.var(dim=-1, keepdim=True, unbiased=False)
         y = (h - mean) * torch.rsqrt(var + self.eps) * self.weight
@@ -64,7 +90,10 @@ class RMSNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x has last dimension {x.shape[-1]}, but d_model is {self.d_model}")
-        h = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        h = x.float() if x.dtype in _HALF else x
+        if _HAS_RMS_NORM and _fused_dtype(h, self.weight):  # the same formula in one kernel
+            y = F.rms_norm(h, (self.d_model,), _as(self.weight, h.dtype), self.eps)
+            return y if y.dtype == x.dtype else y.to(x.dtype)
         y = h * torch.rsqrt(h.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
         return y.to(x.dtype)  # the output follows the input's dtype, whatever the weight's
 

@@ -1,0 +1,99 @@
+"""How long each chapter notebook takes to execute, top to bottom, in a fresh kernel.
+
+Each ``notebooks/*.ipynb`` is copied into a temporary directory and executed there with
+``nbclient`` (the notebooks in the repository are never touched). The full run takes about
+twenty minutes on a 2-core CPU, so it is left out of ``python -m benchmarks`` and runs only
+when named: ``python -m benchmarks notebooks``. ``--quick`` executes a one-cell notebook that
+it writes itself, to check that the machinery works. ``--device`` is not used: each notebook
+picks its device itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import transformer_lib as tl
+
+from .common import machine
+
+NAME = "notebooks"
+DEFAULT = False  # not part of a plain `python -m benchmarks`: it takes about twenty minutes
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _tiny_notebook(path: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print(1 + 1)")]
+    nbformat.write(nb, path)
+
+
+def _execute(path: Path, timeout: int) -> dict[str, Any]:
+    """Execute the notebook at ``path`` with its own directory as the working directory."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": path.parent}}
+    )
+    start = time.perf_counter()
+    error = None
+    try:
+        client.execute()
+    except Exception as e:  # a failing notebook is reported, and the others still run
+        lines = str(e).strip().splitlines()
+        error = f"{type(e).__name__}: {lines[-1] if lines else ''}"
+    seconds = time.perf_counter() - start
+    outputs = [
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    ]
+    return {"seconds": seconds, "ok": error is None, "error": error, "outputs": outputs}
+
+
+def run(quick: bool = False, device: str | None = None) -> dict[str, Any]:
+    """Execute every chapter notebook (``quick``: one generated one-cell notebook)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if quick:
+            sources = [Path(tmp) / "src" / "tiny.ipynb"]
+            sources[0].parent.mkdir()
+            _tiny_notebook(sources[0])
+        else:
+            sources = sorted(NOTEBOOKS.glob("*.ipynb"))
+        for source in sources:
+            workdir = Path(tmp) / source.stem
+            workdir.mkdir()
+            copy = workdir / source.name
+            shutil.copyfile(source, copy)
+            result = _execute(copy, timeout=60 if quick else 1200)
+            row = {"notebook": source.name, "seconds": result["seconds"], "ok": result["ok"]}
+            if result["error"]:
+                row["error"] = result["error"]
+            if quick:
+                row["outputs"] = result["outputs"]
+            rows.append(row)
+    return {
+        "name": NAME,
+        **machine(tl.get_device(device)),
+        "note": "each notebook picks its own device; threads are the kernel's defaults",
+        "total_seconds": sum(r["seconds"] for r in rows),
+        "rows": rows,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [
+        f"Notebook execution time on {result['device_name']} (torch {result['torch']})",
+        f"{'notebook':<42} {'seconds':>8} ok",
+    ]
+    for r in result["rows"]:
+        lines.append(f"{r['notebook']:<42} {r['seconds']:>8.1f} {r['ok']}")
+    lines.append(f"{'total':<42} {result['total_seconds']:>8.1f}")
+    return "\n".join(lines)
