@@ -45,7 +45,7 @@ def run(quick: bool = False, device: str | None = None) -> dict[str, Any]:
     if quick:
         lengths, rounds = [16, 32], 2
     else:
-        lengths, rounds = [128, 256, 512, 1024, 2048, 4096], 7
+        lengths, rounds = [128, 256, 512, 1024, 2048, 4096], 11
     dtype = torch.float32
     tl.set_seed(0)
     rows = []

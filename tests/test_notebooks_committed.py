@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+# The chapters, and the appendix page that shows the benchmark results.
+CHAPTERS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+NOTEBOOKS = CHAPTERS + sorted((ROOT / "book").glob("*.ipynb"))
 
 
 def load(path):
@@ -57,7 +60,7 @@ def test_notebook_is_committed_executed_without_errors(path):
                 )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
 def test_notebook_seeds_first(path):
     first = code_cells(load(path))[:3]
     assert any("set_seed(" in source(cell) for cell in first), (
