@@ -1,7 +1,9 @@
 """Tests of the training loop's options: gradient accumulation, mixed precision, evaluation
 hooks, checkpoints and exact resumption, and running without tqdm."""
 
+import dataclasses
 import math
+import os
 import sys
 import warnings
 
@@ -368,6 +370,20 @@ def test_checkpoint_every_saves_and_resume_false_starts_over(tmp_path, monkeypat
     assert list(fresh) == list(first)  # started from scratch, same seed: the same run
 
 
+def test_a_damaged_checkpoint_stops_the_resume_instead_of_starting_over(tmp_path):
+    path = tmp_path / "ckpt"
+    model, optimizer, _ = make_run()
+    train(model, regression_batch, mse, optimizer, steps=3, checkpoint_path=path, progress=False)
+    data = bytearray((path / "model.safetensors").read_bytes())
+    data[-1] ^= 0x80  # one flipped bit in the weights
+    (path / "model.safetensors").write_bytes(bytes(data))
+    model, optimizer, _ = make_run()
+    with pytest.raises(ValueError, match=r"model\.safetensors is corrupted.*earlier checkpoint"):
+        train(
+            model, regression_batch, mse, optimizer, steps=6, checkpoint_path=path, progress=False
+        )
+
+
 def test_resume_past_the_requested_steps_is_an_error(tmp_path):
     path = tmp_path / "ckpt"
     model, optimizer, _ = make_run()
@@ -376,6 +392,126 @@ def test_resume_past_the_requested_steps_is_an_error(tmp_path):
         train(
             model, regression_batch, mse, optimizer, steps=3, checkpoint_path=path, progress=False
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Reproducibility: one seed fixes the initial weights, the dropout masks and the data order
+# (resumption is tested above; a run killed while saving, in tests/test_faults.py)
+# --------------------------------------------------------------------------------------------
+
+
+def seeded_run(seed, deterministic=False, steps=12):
+    """A run whose randomness all comes from ``set_seed``: weights, dropout, and a
+    ``DataLoader`` that shuffles with the global generator. Returns losses, weights and the
+    order in which the examples were seen."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from transformer_lib.seeding import set_seed
+
+    g = set_seed(seed, deterministic=deterministic)
+    x = torch.randn(40, 4, generator=g)
+    dataset = TensorDataset(torch.arange(40), x, x @ torch.arange(1.0, 5.0)[:, None])
+    loader = DataLoader(dataset, batch_size=8, shuffle=True)  # draws its order from torch
+    model = MLP(dropout=0.3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    seen = []
+
+    def batches():
+        while True:
+            yield from loader  # a new shuffle every epoch
+
+    stream = batches()
+
+    def get_batch(_):
+        index, xb, yb = next(stream)
+        seen.append(index)
+        return xb, yb
+
+    losses = train(model, get_batch, mse, optimizer, steps=steps, progress=False)
+    return list(losses), flat_params(model), torch.cat(seen)
+
+
+@pytest.fixture
+def restore_determinism_settings(monkeypatch):
+    """set_seed(deterministic=True) changes process-wide settings: put them back after."""
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.deterministic,
+    )
+    yield
+    torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[2:]
+
+
+def test_a_seeded_run_repeats_bit_for_bit_with_dropout_and_shuffling():
+    losses, weights, order = seeded_run(0)
+    again = seeded_run(0)
+    assert again[0] == losses  # every step's loss, exactly
+    assert torch.equal(again[1], weights)
+    assert torch.equal(again[2], order)
+    # The data really were shuffled (not in order, and each epoch anew) ...
+    first, second = order[:40], order[40:80]
+    assert not torch.equal(first, torch.arange(40))
+    assert not torch.equal(first, second)
+    assert torch.equal(first.sort().values, torch.arange(40))
+    # ... and another seed gives another run.
+    other = seeded_run(1)
+    assert other[0] != losses
+    assert not torch.equal(other[2], order)
+
+
+def test_set_seed_deterministic_sets_the_switches(restore_determinism_settings, monkeypatch):
+    from transformer_lib.seeding import set_seed
+
+    torch.use_deterministic_algorithms(False)
+    torch.backends.cudnn.benchmark = True
+    set_seed(0, deterministic=True)
+    assert torch.are_deterministic_algorithms_enabled()
+    assert not torch.is_deterministic_algorithms_warn_only_enabled()  # an error, not a warning
+    assert torch.backends.cudnn.benchmark is False
+    assert torch.backends.cudnn.deterministic is True
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    # An operation without a deterministic kernel (put_ without accumulate, also on a CPU)
+    # is refused, not run nondeterministically.
+    with pytest.raises(RuntimeError, match="put_ does not have a deterministic implementation"):
+        torch.zeros(3).put_(torch.tensor([0, 0]), torch.tensor([1.0, 2.0]))
+    # A value the user chose is kept; deterministic=False leaves the switches alone.
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+    set_seed(0, deterministic=True)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+    set_seed(0)
+    assert torch.are_deterministic_algorithms_enabled()
+    with pytest.raises(TypeError, match="deterministic must be a bool, but got str"):
+        set_seed(0, deterministic="yes")
+
+
+def test_deterministic_mode_changes_nothing_for_a_gpt_on_a_cpu(restore_determinism_settings):
+    """On a CPU, a GPT's training step (embeddings, attention, dropout, AdamW) already uses
+    deterministic kernels only: the strict mode raises for none and gives the same run."""
+    from transformer_lib.gpt import GPT, GPTConfig
+    from transformer_lib.seeding import set_seed
+
+    def run(deterministic):
+        g = set_seed(0, deterministic=deterministic)
+        config = GPTConfig(vocab_size=11, max_len=8, d_model=16, num_heads=2, num_layers=2)
+        model = GPT(dataclasses.replace(config, dropout=0.1))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        data = torch.randint(11, (6, 4, 8), generator=g)
+
+        def lm_loss(model, x):
+            return F.cross_entropy(model(x).flatten(0, 1), x.roll(1, -1).flatten())
+
+        losses = train(model, lambda i: data[i], lm_loss, optimizer, steps=6, progress=False)
+        return list(losses), flat_params(model)
+
+    losses, weights = run(False)
+    strict_losses, strict_weights = run(True)
+    assert torch.are_deterministic_algorithms_enabled()
+    assert strict_losses == losses
+    assert torch.equal(strict_weights, weights)
 
 
 # --------------------------------------------------------------------------------------------

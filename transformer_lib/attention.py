@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .device import _check_device
+
 __all__ = ["scaled_dot_product_attention", "causal_mask", "padding_mask"]
 
 
@@ -86,6 +88,10 @@ def _check_inputs(
             "query, key and value must have the same number of dimensions, but have shapes "
             f"{tuple(q.shape)}, {tuple(k.shape)} and {tuple(v.shape)}"
         )
+    # Devices before anything reads values: a key on another device than the query fails
+    # inside the kernel otherwise (a device-side error on a GPU).
+    _check_device("key", k, q.device, "query is")
+    _check_device("value", v, q.device, "query is")
     if not q.dtype == k.dtype == v.dtype:
         raise TypeError(
             f"query, key and value must share a dtype, but have {q.dtype}, {k.dtype} and {v.dtype}"
@@ -108,12 +114,15 @@ def _check_inputs(
             "query, key and value must share their leading (batch, head) dimensions, but have "
             f"{tuple(q.shape[:-2])}, {tuple(k.shape[:-2])} and {tuple(v.shape[:-2])}"
         )
+    if isinstance(dropout_p, bool) or not isinstance(dropout_p, (int, float)):
+        raise ValueError(f"dropout_p must be a number in [0, 1), but got {dropout_p!r}")
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout_p must lie in [0, 1), but got {dropout_p}")
     if mask is None:
         return
     if not isinstance(mask, Tensor):
         raise TypeError(f"mask must be a tensor or None, but got {type(mask).__name__}")
+    _check_device("mask", mask, q.device, "query is")
     if mask.dtype != torch.bool and not mask.dtype.is_floating_point:
         raise TypeError(
             f"mask must be bool (True = may attend) or floating point (added to the scores), "
@@ -183,8 +192,16 @@ def scaled_dot_product_attention(
     Returns:
         The output ``(..., T_q, d_v)``, or ``(output, weights)`` if ``return_weights``.
         A query whose every key is masked gets a zero output (and zero weights), never NaN.
+
+    Raises:
+        TypeError: an argument is not a tensor, ``query``/``key``/``value`` are not floating
+            point or differ in dtype, or ``mask`` is neither bool nor floating point.
+        ValueError: shapes that do not fit together, tensors on different devices,
+            ``dropout_p`` outside [0, 1), or a ``scale`` that is not a number.
     """
     _check_inputs(query, key, value, mask, dropout_p)
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float))):
+        raise ValueError(f"scale must be a number or None, but got {scale!r}")
     return _attention(query, key, value, mask, is_causal, dropout_p, scale, return_weights)
 
 

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .device import _check_device
 from .layers import EncoderLayer
 from .norms import LayerNorm
 from .pretrained import PretrainedMixin
@@ -143,6 +144,7 @@ def _check_ids(name: str, ids: object, high: int) -> None:
 def _check_same_shape(name: str, t: object, input_ids: Tensor) -> None:
     if not isinstance(t, Tensor):
         raise TypeError(f"{name} must be a tensor, but got {type(t).__name__}")
+    _check_device(name, t, input_ids.device, "input_ids is")
     if t.shape != input_ids.shape:
         raise ValueError(
             f"{name} must have the shape of input_ids {tuple(input_ids.shape)}, "
@@ -285,9 +287,21 @@ class BERT(PretrainedMixin, nn.Module):
         Returns:
             ``(B, T, d_model)`` hidden states. Outputs at padding positions are computed but
             meaningless; :func:`mean_pool` ignores them.
+
+        Raises:
+            TypeError: ids that are not integer tensors, a mask that is not a tensor.
+            ValueError: ids out of range, ``T`` of 0 or beyond ``max_len``, a mask or token
+                types of another shape, anything on another device than the model.
         """
         c = self.config
+        if isinstance(input_ids, Tensor):  # the device before _check_ids reads the ids
+            _check_device("input_ids", input_ids, self.embeddings.word_embeddings.weight.device)
         _check_ids("input_ids", input_ids, c.vocab_size)
+        if input_ids.shape[1] == 0:
+            raise ValueError(
+                f"input_ids must have shape (B, T) with T >= 1, but has shape "
+                f"{tuple(input_ids.shape)}"
+            )
         if input_ids.shape[1] > c.max_len:
             raise ValueError(
                 f"input_ids has length T={input_ids.shape[1]}, but max_len is {c.max_len}"
@@ -310,6 +324,13 @@ class BERT(PretrainedMixin, nn.Module):
         """``tanh(pooler(hidden[:, 0]))``: ``(B, T, d_model) -> (B, d_model)`` from ``[CLS]``."""
         if self.pooler is None:
             raise ValueError("this BERT has no pooler (it was built with add_pooler=False)")
+        d = self.config.d_model
+        if not isinstance(hidden, Tensor):
+            raise TypeError(f"hidden must be a tensor, but got {type(hidden).__name__}")
+        if hidden.ndim != 3 or hidden.shape[-1] != d:
+            raise ValueError(
+                f"hidden must have shape (B, T, d_model={d}), but has {tuple(hidden.shape)}"
+            )
         return torch.tanh(self.pooler(hidden[:, 0]))
 
     @classmethod
@@ -448,6 +469,8 @@ class BERTForSequenceClassification(PretrainedMixin, nn.Module):
         classifier_pooling: str | None = None,
     ) -> None:
         super().__init__()
+        if not isinstance(config, BERTConfig):
+            raise TypeError(f"config must be a BERTConfig, but got {type(config).__name__}")
         if num_labels is not None:
             config = dataclasses.replace(config, num_labels=num_labels)  # validates it
         if classifier_pooling is not None:
@@ -616,17 +639,29 @@ def mean_pool(hidden: Tensor, attention_mask: Tensor | None = None) -> Tensor:
     ``attention_mask`` is ``(B, T)``, 1 / ``True`` for real tokens. This is the sentence
     embedding of sentence-transformers models such as all-MiniLM-L6-v2 (which then
     L2-normalise it: ``F.normalize(mean_pool(h, m), dim=-1)``).
+
+    Raises:
+        TypeError: ``hidden`` not a floating-point tensor, ``attention_mask`` not a tensor.
+        ValueError: ``hidden`` not 3-D, ``attention_mask`` not ``(B, T)`` or on another device.
     """
-    if not isinstance(hidden, Tensor) or hidden.ndim != 3:
-        shape = tuple(hidden.shape) if isinstance(hidden, Tensor) else type(hidden).__name__
-        raise ValueError(f"hidden must have shape (B, T, d), but got {shape}")
+    if not isinstance(hidden, Tensor):
+        raise TypeError(f"hidden must be a tensor, but got {type(hidden).__name__}")
+    if hidden.ndim != 3:
+        raise ValueError(f"hidden must have shape (B, T, d), but got {tuple(hidden.shape)}")
+    if not hidden.dtype.is_floating_point:
+        raise TypeError(f"hidden must be a floating-point tensor, but has dtype {hidden.dtype}")
     if attention_mask is None:
         return hidden.mean(dim=1)
-    if not isinstance(attention_mask, Tensor) or attention_mask.shape != hidden.shape[:2]:
-        shape = tuple(attention_mask.shape) if isinstance(attention_mask, Tensor) else None
-        raise ValueError(
-            f"attention_mask must have shape (B, T) = {tuple(hidden.shape[:2])}, but got {shape}"
+    if not isinstance(attention_mask, Tensor):
+        raise TypeError(
+            f"attention_mask must be a tensor or None, but got {type(attention_mask).__name__}"
         )
+    if attention_mask.shape != hidden.shape[:2]:
+        raise ValueError(
+            f"attention_mask must have shape (B, T) = {tuple(hidden.shape[:2])}, "
+            f"but got {tuple(attention_mask.shape)}"
+        )
+    _check_device("attention_mask", attention_mask, hidden.device, "hidden is")
     weights = (attention_mask != 0).to(hidden.dtype)[..., None]  # (B, T, 1)
     # clamp: an all-padding row gives a zero vector instead of 0/0 = NaN.
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)

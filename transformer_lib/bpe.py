@@ -415,6 +415,10 @@ class HFBPETokenizer:
     """
 
     def __init__(self, tokenizer: Any):
+        if not isinstance(tokenizer, _tokenizers().Tokenizer):
+            raise TypeError(
+                f"tokenizer must be a tokenizers.Tokenizer, but got {type(tokenizer).__name__}"
+            )
         self.tokenizer = tokenizer
 
     @property
@@ -462,6 +466,8 @@ class HFBPETokenizer:
         Each token's bytes are written as ``byte_to_char`` characters, the form the ``BPE``
         model of ``tokenizers`` expects for byte-level vocabularies.
         """
+        if not isinstance(bpe, BPETokenizer):
+            raise TypeError(f"bpe must be a BPETokenizer, but got {type(bpe).__name__}")
         tk = _tokenizers()
         chars = byte_to_char()
 

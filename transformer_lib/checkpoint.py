@@ -4,8 +4,9 @@ A checkpoint is a directory::
 
     path/
         model.safetensors   the model's state dict (weights and buffers), safetensors format
-        config.json         format version, step, the caller's ``config`` and ``extra`` (JSON)
         training_state.pt   optimizer, scheduler, grad-scaler and RNG states (``torch.save``)
+        config.json         format version, step, the caller's ``config`` and ``extra``, and
+                            the size and SHA-256 of the two other files (JSON)
 
 Why three files: safetensors holds only tensors and cannot run code when read; JSON is
 readable by a human; optimizer and scheduler states are nested dicts of tensors and numbers,
@@ -15,10 +16,20 @@ in a checkpoint can execute code on load.
 Why atomic: a run killed while saving (Ctrl-C, out of memory, a pre-empted machine) must not
 destroy the previous good checkpoint. Everything is written into a temporary directory next
 to ``path``, flushed to disk, and only then switched into place with ``os.replace``.
+Temporary directories left by a save that was killed are never read, and the next
+successful save removes them.
+
+Why checksums: a file can be damaged after it was written (a full disk, a bad copy, a
+flipped bit). Truncation or garbage in a file's header makes its parser fail, but a changed
+byte inside the weights would load silently as a wrong number; the SHA-256 in
+``config.json`` catches both, and the error names the file.
 """
 
 from __future__ import annotations
 
+import glob
+import hashlib
+import io
 import json
 import os
 import random
@@ -88,7 +99,34 @@ def _rng_state() -> dict[str, Any]:
     return state
 
 
+def _check_rng_state(state: Any) -> None:
+    """Raise ValueError unless ``state`` has the shape ``_rng_state`` gives (before any is set)."""
+    if not isinstance(state, dict):
+        raise ValueError(f"expected a dict, got {type(state).__name__}")
+    if not (isinstance(state.get("torch"), torch.Tensor) and state["torch"].dtype == torch.uint8):
+        raise ValueError("the PyTorch state is not a uint8 tensor")
+    python = state.get("python")
+    if not (
+        isinstance(python, (tuple, list))
+        and len(python) == 3
+        and isinstance(python[1], (tuple, list))
+        and all(isinstance(x, int) for x in python[1])
+    ):
+        raise ValueError("the Python random state is malformed")
+    cuda = state.get("cuda", [])
+    if not (isinstance(cuda, (list, tuple)) and all(isinstance(t, torch.Tensor) for t in cuda)):
+        raise ValueError("the CUDA states are malformed")
+    numpy_state = state.get("numpy")
+    if numpy_state is not None and not (
+        isinstance(numpy_state, (tuple, list))
+        and len(numpy_state) == 5
+        and isinstance(numpy_state[1], torch.Tensor)
+    ):
+        raise ValueError("the NumPy state is malformed")
+
+
 def _set_rng_state(state: dict[str, Any]) -> None:
+    _check_rng_state(state)
     torch.set_rng_state(state["torch"])
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
@@ -101,6 +139,23 @@ def _set_rng_state(state: dict[str, Any]) -> None:
             return
         kind, keys, pos, has_gauss, cached = state["numpy"]
         np.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, cached))
+
+
+def _check_args(path: Any, model: Any, optimizer: Any, scheduler: Any) -> None:
+    """Type checks shared by save and load, so a wrong argument is named, not an AttributeError."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, but got {type(path).__name__}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, but got {type(model).__name__}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer or None, but got {type(optimizer).__name__}"
+        )
+    if scheduler is not None and not callable(getattr(scheduler, "state_dict", None)):
+        raise TypeError(
+            f"scheduler must have state_dict()/load_state_dict() or be None, "
+            f"but got {type(scheduler).__name__}"
+        )
 
 
 def save_checkpoint(
@@ -132,13 +187,14 @@ def save_checkpoint(
     """
     from safetensors.torch import save as safetensors_save
 
+    _check_args(path, model, optimizer, scheduler)
     path = Path(path)
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ValueError(f"step must be an int >= 0, but got {step!r}")
     meta = {"format_version": FORMAT_VERSION, "step": step, "config": config, "extra": extra}
     try:
-        # Serialise before touching the disk: a bad config must not leave a temp dir behind.
-        meta_bytes = json.dumps(meta, indent=2, allow_nan=False).encode("utf-8")
+        # Check before any work or disk access: a bad config must not leave a temp dir behind.
+        json.dumps(meta, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise TypeError(f"config and extra must be JSON-serialisable: {e}") from e
     # copy=True: safetensors refuses tensors that share memory (tied weights), and contiguous
@@ -153,17 +209,21 @@ def save_checkpoint(
         state["scheduler"] = scheduler.state_dict()
     if scaler is not None:
         state["scaler"] = scaler.state_dict()
+    model_bytes = safetensors_save(tensors, metadata={"format": "pt"})
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    state_bytes = buffer.getvalue()
+    # The checksums go into config.json, written last: a file damaged later is found on load.
+    meta["files"] = {MODEL_FILE: _fingerprint(model_bytes), STATE_FILE: _fingerprint(state_bytes)}
+    meta_bytes = json.dumps(meta, indent=2, allow_nan=False).encode("utf-8")
 
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temporary directory lives next to the target so that os.replace is a rename within
     # one file system (atomic), never a copy.
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
-        _write_bytes(tmp / MODEL_FILE, safetensors_save(tensors, metadata={"format": "pt"}))
-        with open(tmp / STATE_FILE, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
+        _write_bytes(tmp / MODEL_FILE, model_bytes)
+        _write_bytes(tmp / STATE_FILE, state_bytes)
         # config.json last: its presence marks a complete checkpoint.
         _write_bytes(tmp / CONFIG_FILE, meta_bytes)
         _fsync_dir(tmp)
@@ -177,10 +237,18 @@ def save_checkpoint(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    # The set-aside old checkpoint, and any left by a save that died mid-switch, are obsolete.
-    for stale in path.parent.glob(f".{path.name}.old-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    # The set-aside old checkpoint, and any old or temporary directories left by a save that
+    # was killed (SIGKILL or a power cut skip the cleanup above), are obsolete. This assumes
+    # one writer per checkpoint path, as in a training run (rank 0 only).
+    name = glob.escape(path.name)
+    for pattern in (f".{name}.old-*", f".{name}.tmp-*"):
+        for stale in path.parent.glob(pattern):
+            shutil.rmtree(stale, ignore_errors=True)
     return path
+
+
+def _fingerprint(data: bytes) -> dict[str, Any]:
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,13 +257,20 @@ def save_checkpoint(
 
 
 def _resolve(path: Path) -> Path:
-    """The checkpoint directory, or the set-aside previous one if a save died mid-switch."""
+    """The checkpoint directory, or the set-aside previous one if a save died mid-switch.
+
+    Only ``path`` itself and a set-aside ``.NAME.old-*`` (a complete checkpoint moved away
+    by ``os.replace``) are candidates; a ``.NAME.tmp-*`` directory may be half written and is
+    never read.
+    """
     if path.is_dir():
         return path
     if path.exists():
         raise ValueError(f"checkpoint {path} is not a directory")
     backups = sorted(
-        path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True
+        path.parent.glob(f".{glob.escape(path.name)}.old-*"),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
     )
     for backup in backups:
         if (backup / CONFIG_FILE).is_file():
@@ -204,11 +279,78 @@ def _resolve(path: Path) -> Path:
 
 
 def checkpoint_exists(path: str | os.PathLike) -> bool:
-    """Whether ``load_checkpoint(path, ...)`` would find a complete checkpoint to read."""
+    """Whether ``load_checkpoint(path, ...)`` would find a checkpoint to read.
+
+    True when a checkpoint directory with its ``config.json`` is there (or set aside by a
+    save that was killed); whether its files are intact is checked by ``load_checkpoint``.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, but got {type(path).__name__}")
     try:
         return (_resolve(Path(path)) / CONFIG_FILE).is_file()
     except (FileNotFoundError, ValueError):
         return False
+
+
+_ADVICE = (
+    "load an earlier checkpoint if you kept one, or save this checkpoint again from the "
+    "model that wrote it (or delete the directory to start the run over)"
+)
+
+
+def _damaged(file: Path, problem: str) -> ValueError:
+    """The error for a damaged checkpoint file: which file, what is wrong, what to do."""
+    return ValueError(f"checkpoint file {file} {problem}; {_ADVICE}")
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """``config.json``, checked: a dict with a known format version and an int ``step``."""
+    file = path / CONFIG_FILE
+    try:
+        meta = json.loads(file.read_bytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
+        raise _damaged(file, f"is truncated or corrupted (not valid JSON: {e})") from e
+    if not isinstance(meta, dict) or "format_version" not in meta:
+        raise _damaged(
+            file,
+            "is not a checkpoint description (no 'format_version'; was it written by "
+            "save_checkpoint?)",
+        )
+    version = meta["format_version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _damaged(file, f"has an invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"checkpoint {path} has format version {version}, newer than the {FORMAT_VERSION} "
+            "this library reads: update transformer_lib to load it"
+        )
+    step = meta.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise _damaged(file, f"has no valid 'step' (an int >= 0), but {step!r}")
+    files = meta.get("files", {})  # absent in checkpoints written before checksums
+    ok = isinstance(files, dict) and all(
+        isinstance(v, dict) and isinstance(v.get("bytes"), int) and isinstance(v.get("sha256"), str)
+        for v in files.values()
+    )
+    if not ok:
+        raise _damaged(file, f"has an invalid 'files' entry {files!r}")
+    return meta
+
+
+def _read_verified(path: Path, name: str, meta: dict[str, Any]) -> bytes:
+    """The bytes of ``path / name``, checked against the size and SHA-256 in ``meta``."""
+    file = path / name
+    if not file.is_file():
+        raise ValueError(f"checkpoint {path} is incomplete: {name} is missing; {_ADVICE}")
+    data = file.read_bytes()
+    expected = meta.get("files", {}).get(name)
+    if expected is not None:
+        if len(data) != expected["bytes"]:
+            kind = "truncated" if len(data) < expected["bytes"] else "longer than written"
+            raise _damaged(file, f"is {kind}: {len(data)} bytes, but {expected['bytes']} saved")
+        if hashlib.sha256(data).hexdigest() != expected["sha256"]:
+            raise _damaged(file, "is corrupted: its SHA-256 differs from the one saved with it")
+    return data
 
 
 def _check_weights(path: Path, model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
@@ -228,7 +370,8 @@ def _check_weights(path: Path, model: nn.Module, tensors: dict[str, torch.Tensor
             )
     if problems:
         raise ValueError(
-            f"checkpoint {path / MODEL_FILE} does not match the model: " + "; ".join(problems)
+            f"checkpoint {path / MODEL_FILE} does not match the model (a checkpoint of "
+            "another architecture or size?): " + "; ".join(problems)
         )
 
 
@@ -247,60 +390,63 @@ def load_checkpoint(
     Weights are copied into the model's existing parameters (``load_state_dict``), so the
     model keeps its device and dtype; ``map_location`` applies to optimizer state.
     ``restore_rng=True`` also restores the random number generators, to continue a run
-    exactly where it stopped.
+    exactly where it stopped. ``training_state.pt`` is read only when one of
+    ``optimizer``, ``scheduler``, ``scaler`` or ``restore_rng`` asks for it.
+
+    Every file read is checked (size and SHA-256 against ``config.json``, then parsed)
+    before anything is changed, so a damaged checkpoint leaves the model, optimizer and
+    RNGs as they were. Nothing read can execute code: the weights are safetensors, the
+    training state is read with ``torch.load(weights_only=True)``.
 
     Returns ``{"step": int, "config": ..., "extra": ...}``.
 
     Raises:
-        FileNotFoundError: no checkpoint at ``path`` or a file of it is missing.
-        ValueError: a file is truncated or corrupted, or the weights do not match the model
-            (missing or unexpected keys, a parameter of another shape); the message names the
-            file and the problem.
+        FileNotFoundError: no checkpoint at ``path`` (no directory with a ``config.json``).
+        ValueError: a file of the checkpoint is missing, truncated or corrupted, of an
+            unknown format version, or the weights do not match the model (missing or
+            unexpected keys, a parameter of another shape); the message names the file
+            and the problem.
     """
     from safetensors.torch import load as safetensors_load
 
+    _check_args(path, model, optimizer, scheduler)
     path = _resolve(Path(path))
-    for name in (CONFIG_FILE, MODEL_FILE):
-        if not (path / name).is_file():
-            raise FileNotFoundError(f"checkpoint {path} is incomplete: {name} is missing")
+    if not (path / CONFIG_FILE).is_file():
+        # Not a checkpoint at all (checkpoint_exists says False), e.g. an empty output folder.
+        raise FileNotFoundError(f"no checkpoint at {path}: {CONFIG_FILE} is missing")
+    meta = _read_meta(path)
 
+    data = _read_verified(path, MODEL_FILE, meta)
     try:
-        meta = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-        if not isinstance(meta, dict) or not isinstance(meta.get("step"), int):
-            raise ValueError("it is not a checkpoint description with an integer 'step'")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"checkpoint file {path / CONFIG_FILE} is corrupted: {e}") from e
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(
-            f"checkpoint {path} has format version {meta['format_version']}, newer than the "
-            f"{FORMAT_VERSION} this library reads"
-        )
-
-    try:
-        tensors = safetensors_load((path / MODEL_FILE).read_bytes())
+        tensors = safetensors_load(data)
     except Exception as e:  # safetensors raises its own error type for every kind of damage
-        raise ValueError(
-            f"checkpoint file {path / MODEL_FILE} is truncated or corrupted: {e}"
-        ) from e
+        raise _damaged(path / MODEL_FILE, f"is truncated or corrupted: {e}") from e
     _check_weights(path, model, tensors)
 
     state: dict[str, Any] = {}
     wanted = optimizer is not None or scheduler is not None or scaler is not None or restore_rng
     if wanted:
-        if not (path / STATE_FILE).is_file():
-            raise FileNotFoundError(f"checkpoint {path} is incomplete: {STATE_FILE} is missing")
+        data = _read_verified(path, STATE_FILE, meta)
         try:
             # weights_only=True: tensors, numbers, strings and containers only; never code.
-            state = torch.load(path / STATE_FILE, map_location=map_location, weights_only=True)
+            state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
         except Exception as e:
-            raise ValueError(
-                f"checkpoint file {path / STATE_FILE} is truncated or corrupted: {e}"
-            ) from e
+            raise _damaged(path / STATE_FILE, f"is truncated, corrupted or unsafe: {e}") from e
+        if not isinstance(state, dict):
+            raise _damaged(path / STATE_FILE, f"holds a {type(state).__name__}, not a dict")
         for obj, key in ((optimizer, "optimizer"), (scheduler, "scheduler"), (scaler, "scaler")):
             if obj is not None and key not in state:
                 raise ValueError(f"checkpoint {path} has no {key} state to load")
+        if restore_rng:
+            try:
+                _check_rng_state(state.get("rng"))
+            except ValueError as e:
+                raise _damaged(
+                    path / STATE_FILE, f"holds no valid random number generator states: {e}"
+                ) from e
 
-    model.load_state_dict(tensors)
+    # Everything is read and checked; now change the objects. The model last but one: the
+    # optimizer's load_state_dict can still refuse (another parameter layout).
     try:
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])
@@ -308,8 +454,12 @@ def load_checkpoint(
             scheduler.load_state_dict(state["scheduler"])
         if scaler is not None:
             scaler.load_state_dict(state["scaler"])
-    except (ValueError, KeyError, RuntimeError) as e:
-        raise ValueError(f"checkpoint {path / STATE_FILE} does not match: {e}") from e
+    except (ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise ValueError(
+            f"checkpoint {path / STATE_FILE} does not match the optimizer, scheduler or "
+            f"scaler given: {e}"
+        ) from e
+    model.load_state_dict(tensors)
     if restore_rng:
-        _set_rng_state(state["rng"])
+        _set_rng_state(state["rng"])  # checked above
     return {"step": meta["step"], "config": meta.get("config"), "extra": meta.get("extra")}

@@ -169,10 +169,12 @@ class WordTokenizer:
     ):
         if isinstance(texts, str):
             raise TypeError("texts must be an iterable of strings, not one string")
-        if min_count < 1:
-            raise ValueError(f"min_count must be at least 1, but got {min_count}")
-        if max_size is not None and max_size < 0:
-            raise ValueError(f"max_size must be non-negative or None, but got {max_size}")
+        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+            raise ValueError(f"min_count must be an int >= 1, but got {min_count!r}")
+        if max_size is not None and (
+            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0
+        ):
+            raise ValueError(f"max_size must be an int >= 0 or None, but got {max_size!r}")
         counts: Counter[str] = Counter()
         for text in texts:
             if not isinstance(text, str):
@@ -223,14 +225,28 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> Tensor:
     """Stack sequences of different lengths into a ``LongTensor (B, T_max)``, right-padded.
 
     Pair it with ``padding_mask(lengths, T_max)`` so attention ignores the padding.
+
+    Raises:
+        TypeError: ``sequences`` is a string or not sized, or holds non-integer ids.
+        ValueError: ``sequences`` is empty, ``pad_id`` is not an int.
     """
+    if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
+        raise TypeError(
+            f"sequences must be a sequence of id sequences, but got {type(sequences).__name__}"
+        )
     if len(sequences) == 0:
-        raise ValueError("sequences is empty")
+        raise ValueError("sequences must hold at least one sequence, but is empty")
+    if isinstance(pad_id, bool) or not isinstance(pad_id, int):  # -100 pads labels
+        raise ValueError(f"pad_id must be an int, but got {pad_id!r}")
     max_len = max(len(s) for s in sequences)
     out = torch.full((len(sequences), max_len), pad_id, dtype=torch.long)
     for i, seq in enumerate(sequences):
         if len(seq):
-            out[i, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+            # Converted without a dtype first: casting to long would truncate 1.5 to 1 silently.
+            row = torch.as_tensor(seq)
+            if row.dtype.is_floating_point or row.dtype.is_complex or row.dtype == torch.bool:
+                raise TypeError(f"sequences must hold integer ids, but sequence {i} is {row.dtype}")
+            out[i, : len(seq)] = row
     return out
 
 
@@ -252,6 +268,8 @@ def bucket_batches(
     Returns a list of index lists; every index appears exactly once, the last batch of each
     pool may be smaller.
     """
+    if isinstance(lengths, (str, bytes)) or not hasattr(lengths, "__len__"):
+        raise TypeError(f"lengths must be a sequence of ints, but got {type(lengths).__name__}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, but got {batch_size!r}")
     if isinstance(pool_batches, bool) or not isinstance(pool_batches, int) or pool_batches < 1:

@@ -41,10 +41,22 @@ def _eval_no_grad(model: nn.Module) -> Iterator[None]:
             model.train()
 
 
+_INTERFACE = ("encode", "decode", "new_caches", "pad_id")
+
+
 def _check_args(model: nn.Module, src: Tensor, bos_id: int, eos_id: int, max_len: int) -> None:
+    missing = [name for name in _INTERFACE if not hasattr(model, name)]
+    if missing:
+        raise TypeError(
+            f"model must have the Transformer interface ({', '.join(_INTERFACE)}), but "
+            f"{type(model).__name__} lacks {', '.join(missing)}"
+        )
     for name, n in (("bos_id", bos_id), ("eos_id", eos_id)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"{name} must be a non-negative int, but got {n!r}")
+        vocab = getattr(model, "tgt_vocab_size", None)
+        if isinstance(vocab, int) and n >= vocab:
+            raise ValueError(f"{name} must be a target id in [0, {vocab}), but got {n}")
     if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
         raise ValueError(f"max_len must be a positive int, but got {max_len!r}")
     if bos_id == model.pad_id:
@@ -78,6 +90,11 @@ def greedy_decode(
     Returns:
         ``(B, L)`` ids with ``L <= max_len``: BOS, the generated tokens, EOS, then padding.
         ``L < max_len`` when every sequence has ended earlier.
+
+    Raises:
+        TypeError: ``model`` lacks the interface above; ``src`` does not hold integer ids.
+        ValueError: ids that are negative, equal to ``pad_id`` (BOS) or beyond the target
+            vocabulary, ``max_len < 1``, ``src`` not ``(B, S)``.
     """
     _check_args(model, src, bos_id, eos_id, max_len)
     with _eval_no_grad(model):
@@ -142,8 +159,12 @@ def beam_search(
     _check_args(model, src, bos_id, eos_id, max_len)
     if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
         raise ValueError(f"beam_size must be a positive int, but got {beam_size!r}")
-    if not length_penalty >= 0.0:
-        raise ValueError(f"length_penalty must be >= 0, but got {length_penalty!r}")
+    if (
+        isinstance(length_penalty, bool)
+        or not isinstance(length_penalty, (int, float))
+        or not length_penalty >= 0.0
+    ):
+        raise ValueError(f"length_penalty must be a number >= 0, but got {length_penalty!r}")
     B, K, pad, device = src.shape[0], beam_size, model.pad_id, src.device
     with _eval_no_grad(model):
         memory, src_mask = model.encode(src)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .decoding import _eval_no_grad
+from .device import _check_device
 from .layers import _ACTIVATIONS, FeedForward, SwiGLU
 from .multi_head_attention import KVCache, MultiHeadAttention
 from .norms import LayerNorm, RMSNorm
@@ -161,6 +162,8 @@ class GPTBlock(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, but got {type(config).__name__}")
         c = config
         self.ln_1 = _norm(c)
         self.attn = MultiHeadAttention(
@@ -286,6 +289,8 @@ class GPT(nn.Module, PretrainedMixin):
             raise ValueError(
                 f"idx must have shape (B, T) with T >= 1, but has shape {tuple(idx.shape)}"
             )
+        # The device first: reading the ids' range from another device would fail (or sync).
+        _check_device("idx", idx, self.tok_embed.weight.device)
         V = self.config.vocab_size
         # Checked here because an out-of-range id is a device-side assert on CUDA. Reading the
         # range waits for the GPU once per call; under torch.compile the check is left out,
@@ -322,6 +327,12 @@ class GPT(nn.Module, PretrainedMixin):
 
         Returns:
             ``(B, T, vocab_size)`` logits: position ``t`` scores the token at ``t + 1``.
+
+        Raises:
+            TypeError: ``idx`` is not a tensor of integer ids.
+            ValueError: ``idx`` not ``(B, T)``, on another device than the model, with ids
+                outside ``[0, vocab_size)``, or longer than ``max_len`` (cache included);
+                ``caches`` not one :class:`KVCache` per block.
         """
         offset = self._cached_length(caches)
         self._check_idx(idx, offset)
@@ -527,6 +538,12 @@ class GPT(nn.Module, PretrainedMixin):
                     "GPT.from_huggingface(path) needs the transformers package: "
                     "pip install transformers"
                 ) from e
+            if not os.path.isfile(os.path.join(os.fspath(hf), "config.json")):
+                # Otherwise transformers reads the path as a Hub name and fails on that.
+                raise FileNotFoundError(
+                    f"model_or_path must be a directory that save_pretrained wrote, but "
+                    f"{os.fspath(hf)!r} has no config.json"
+                )
             hf = transformers.AutoModelForCausalLM.from_pretrained(
                 os.fspath(model_or_path), local_files_only=True
             )

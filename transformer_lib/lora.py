@@ -16,6 +16,8 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
+from .device import _check_device
+
 __all__ = ["LoRALinear", "add_lora", "lora_parameters", "merge_lora"]
 
 
@@ -35,6 +37,13 @@ class LoRALinear(nn.Module):
 
     Shapes: ``(..., in_features) -> (..., out_features)``. Parameters: ``lora_A``
     ``(r, in_features)`` (random Gaussian) and ``lora_B`` ``(out_features, r)`` (zeros).
+
+    Raises:
+        TypeError: ``base`` not an ``nn.Linear``; in ``forward``, an ``x`` that is not a
+            floating-point tensor.
+        ValueError: ``r`` or ``alpha`` not positive, ``dropout`` outside [0, 1); in
+            ``forward``, an ``x`` whose last dimension is not ``in_features`` or that lies on
+            another device.
     """
 
     def __init__(
@@ -78,6 +87,15 @@ class LoRALinear(nn.Module):
         return f"r={self.r}, alpha={self.alpha:g}"
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(..., in_features) -> (..., out_features)``."""
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x must be a tensor, but got {type(x).__name__}")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            last = x.shape[-1] if x.ndim else "none (a scalar)"
+            raise ValueError(f"x has last dimension {last}, but in_features is {self.in_features}")
+        if not x.dtype.is_floating_point:
+            raise TypeError(f"x must be a floating-point tensor, but has dtype {x.dtype}")
+        _check_device("x", x, self.lora_A.device)
         # Two thin matrix products (in -> r -> out) instead of forming the (out x in) B @ A.
         update = (self.dropout(x) @ self.lora_A.T) @ self.lora_B.T
         return self.base(x) + self.scaling * update
@@ -98,6 +116,11 @@ class LoRALinear(nn.Module):
         if self.base.bias is not None:
             merged.bias.copy_(self.base.bias)
         return merged.requires_grad_(False)
+
+
+def _check_module(model: object) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, but got {type(model).__name__}")
 
 
 def _matches(name: str, targets: tuple[str, ...]) -> bool:
@@ -135,8 +158,7 @@ def add_lora(
     Returns:
         ``model`` itself, now holding :class:`LoRALinear` modules.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, but got {type(model).__name__}")
+    _check_module(model)
     targets = (target_modules,) if isinstance(target_modules, str) else tuple(target_modules)
     if not targets or not all(isinstance(t, str) and t for t in targets):
         raise ValueError(f"target_modules must be non-empty names, but got {target_modules!r}")
@@ -163,6 +185,7 @@ def add_lora(
 
 def lora_parameters(model: nn.Module) -> list[nn.Parameter]:
     """The ``lora_A`` and ``lora_B`` parameters of every :class:`LoRALinear` in ``model``."""
+    _check_module(model)
     return [p for m in model.modules() if isinstance(m, LoRALinear) for p in (m.lora_A, m.lora_B)]
 
 
@@ -172,6 +195,7 @@ def merge_lora(model: nn.Module) -> nn.Module:
     The merged model computes the same function with no extra cost per token. (A bare
     :class:`LoRALinear` cannot be replaced in place: its merged layer is returned instead.)
     """
+    _check_module(model)
     if isinstance(model, LoRALinear):
         return model.merge()
     names = [name for name, m in model.named_modules() if isinstance(m, LoRALinear)]

@@ -16,12 +16,24 @@ from torch.utils._pytree import tree_flatten
 __all__ = ["time_call", "peak_memory"]
 
 
+def _check_callable(fn: object) -> None:
+    if not callable(fn):
+        raise TypeError(f"fn must be callable (with no arguments), but got {type(fn).__name__}")
+
+
 def time_call(fn: Callable[[], object], *, min_run_time: float = 0.2) -> float:
     """Median seconds per call of ``fn()``, repeated for at least ``min_run_time`` seconds.
 
     Uses ``torch.utils.benchmark``, which warms up, synchronises CUDA and picks the number
     of repetitions itself.
     """
+    _check_callable(fn)
+    if (
+        isinstance(min_run_time, bool)
+        or not isinstance(min_run_time, (int, float))
+        or not min_run_time > 0
+    ):
+        raise ValueError(f"min_run_time must be a number > 0 (seconds), but got {min_run_time!r}")
     from torch.utils import benchmark
 
     timer = benchmark.Timer(stmt="fn()", globals={"fn": fn})
@@ -68,6 +80,7 @@ def peak_memory(fn: Callable[[], object], device: torch.device | str | None = No
     internally and frees before it returns is not seen (it is small for attention kernels,
     which work block by block).
     """
+    _check_callable(fn)
     device = torch.device(device) if device is not None else torch.device("cpu")
     if device.type == "cuda":
         torch.cuda.synchronize(device)

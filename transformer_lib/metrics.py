@@ -19,6 +19,10 @@ def _check_corpora(hypotheses: Sequence[str], references: Sequence[str]) -> None
         raise ValueError(
             f"hypotheses has {len(hypotheses)} sentences but references has {len(references)}"
         )
+    for name, corpus in (("hypotheses", hypotheses), ("references", references)):
+        for sentence in corpus:
+            if not isinstance(sentence, str):
+                raise TypeError(f"{name} must hold strings, but holds {type(sentence).__name__}")
 
 
 def _sacrebleu():
@@ -64,7 +68,12 @@ def perplexity(mean_cross_entropy: float) -> float:
 
     A uniform guess over ``V`` tokens has perplexity ``V``; a perfect model has 1.
     """
-    value = float(mean_cross_entropy)
+    try:
+        value = float(mean_cross_entropy)
+    except (TypeError, ValueError) as e:
+        raise ValueError(
+            f"mean_cross_entropy must be a number >= 0, but got {mean_cross_entropy!r}"
+        ) from e
     if math.isnan(value) or value < 0:
         raise ValueError(f"mean_cross_entropy must be a number >= 0, but got {mean_cross_entropy}")
     try:

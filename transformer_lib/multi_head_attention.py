@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from .attention import _attention, _check_inputs
+from .device import _check_device, _device_of
 from .positions import RotaryEmbedding
 
 __all__ = ["MultiHeadAttention", "KVCache"]
@@ -65,6 +66,13 @@ class KVCache:
 
     def update(self, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
         """Append ``(B, H_kv, T_new, d_head)`` keys and values; return all of them."""
+        for name, t in (("key", key), ("value", value)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"{name} must be a tensor, but got {type(t).__name__}")
+            if t.ndim != 4:
+                raise ValueError(
+                    f"{name} must have shape (B, H_kv, T_new, d_head), but has {tuple(t.shape)}"
+                )
         if self._key is not None and key.shape[:2] != self._key.shape[:2]:
             raise ValueError(
                 f"cache holds (B, H_kv) = {tuple(self._key.shape[:2])}, but the new keys "
@@ -142,6 +150,8 @@ class MultiHeadAttention(nn.Module):
                 f"num_kv_heads={num_kv_heads} must divide num_heads={num_heads} "
                 "(each key/value head serves a whole group of query heads)"
             )
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+            raise ValueError(f"dropout must be a number in [0, 1), but got {dropout!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), but got {dropout}")
         self.d_model, self.num_heads, self.num_kv_heads = d_model, num_heads, num_kv_heads
@@ -176,6 +186,9 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(
                 f"{name} has last dimension {x.shape[-1]}, but d_model is {self.d_model}"
             )
+        if not x.dtype.is_floating_point:
+            raise TypeError(f"{name} must be a floating-point tensor, but has dtype {x.dtype}")
+        _check_device(name, x, _device_of(self.q_proj))
 
     def split_heads(self, x: Tensor, num_heads: int) -> Tensor:
         """``(B, T, num_heads * d_head) -> (B, num_heads, T, d_head)``."""
@@ -213,6 +226,12 @@ class MultiHeadAttention(nn.Module):
 
         Returns:
             ``(B, T_q, d_model)``, or ``(output, weights)`` if ``return_weights``.
+
+        Raises:
+            TypeError: an input that is not a floating-point tensor, a mask that is neither
+                bool nor float, a ``cache`` that is not a :class:`KVCache`.
+            ValueError: wrong shapes, batch sizes that differ, inputs on another device than
+                the parameters, a separate ``key`` with ``rope=True``.
         """
         if self.rotary is not None and key is not None and key is not query:
             raise ValueError(
@@ -233,6 +252,8 @@ class MultiHeadAttention(nn.Module):
         if key.shape[0] != query.shape[0]:
             raise ValueError(f"query has batch size {query.shape[0]}, but key has {key.shape[0]}")
 
+        if cache is not None and not isinstance(cache, KVCache):
+            raise TypeError(f"cache must be a KVCache or None, but got {type(cache).__name__}")
         if isinstance(mask, Tensor) and mask.ndim not in (2, 4):
             raise ValueError(
                 f"mask must have shape (T_q, T_k) or (B, H or 1, T_q, T_k), but has shape "

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .device import _check_device
+
 __all__ = ["LayerNorm", "RMSNorm", "make_norm"]
 
 _HALF = (torch.float16, torch.bfloat16)
@@ -30,6 +32,23 @@ def _fused_dtype(h: Tensor, *params: Tensor | None) -> bool:
     return True
 
 
+def _check_eps(eps: object) -> None:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
+        raise ValueError(f"eps must be a number >= 0, but got {eps!r}")
+
+
+def _check_x(x: Tensor, d_model: int, weight: Tensor) -> None:
+    """``x`` must be a floating-point ``(..., d_model)`` tensor on ``weight``'s device."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a tensor, but got {type(x).__name__}")
+    if x.ndim == 0 or x.shape[-1] != d_model:
+        last = x.shape[-1] if x.ndim else "none (a scalar)"
+        raise ValueError(f"x has last dimension {last}, but d_model is {d_model}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"x must be a floating-point tensor, but has dtype {x.dtype}")
+    _check_device("x", x, weight.device)
+
+
 def _as(p: Tensor | None, dtype: torch.dtype) -> Tensor | None:
     return p if p is None or p.dtype == dtype else p.to(dtype)
 
@@ -39,12 +58,18 @@ class LayerNorm(nn.Module):
 
     Ba et al. (2016). ``var`` is the biased (population) variance, as in ``nn.LayerNorm``.
     Shapes: ``(..., d_model) -> (..., d_model)``.
+
+    Raises:
+        ValueError: ``d_model`` not a positive int, ``eps < 0``; in ``forward``, an ``x`` whose
+            last dimension is not ``d_model`` or that lies on another device than the weight.
+        TypeError: in ``forward``, an ``x`` that is not a floating-point tensor.
     """
 
     def __init__(self, d_model: int, eps: float = 1e-5, *, bias: bool = True) -> None:
         super().__init__()
         if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 1:
             raise ValueError(f"d_model must be a positive int, but got {d_model!r}")
+        _check_eps(eps)
         self.d_model, self.eps = d_model, eps
         self.weight = nn.Parameter(torch.ones(d_model))
         self.bias = nn.Parameter(torch.zeros(d_model)) if bias else None
@@ -53,8 +78,7 @@ class LayerNorm(nn.Module):
         return f"{self.d_model}, eps={self.eps}, bias={self.bias is not None}"
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-1] != self.d_model:
-            raise ValueError(f"x has last dimension {x.shape[-1]}, but d_model is {self.d_model}")
+        _check_x(x, self.d_model, self.weight)
         # Compute the statistics in at least float32: half precision loses the small variances.
         h = x.float() if x.dtype in _HALF else x
         weight, bias = self.weight, self.bias
@@ -75,12 +99,16 @@ class RMSNorm(nn.Module):
 
     Zhang & Sennrich (2019); used by Llama and most recent decoders.
     Shapes: ``(..., d_model) -> (..., d_model)``.
+
+    Raises:
+        ValueError, TypeError: as :class:`LayerNorm`.
     """
 
     def __init__(self, d_model: int, eps: float = 1e-6) -> None:
         super().__init__()
         if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 1:
             raise ValueError(f"d_model must be a positive int, but got {d_model!r}")
+        _check_eps(eps)
         self.d_model, self.eps = d_model, eps
         self.weight = nn.Parameter(torch.ones(d_model))
 
@@ -88,8 +116,7 @@ class RMSNorm(nn.Module):
         return f"{self.d_model}, eps={self.eps}"
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-1] != self.d_model:
-            raise ValueError(f"x has last dimension {x.shape[-1]}, but d_model is {self.d_model}")
+        _check_x(x, self.d_model, self.weight)
         h = x.float() if x.dtype in _HALF else x
         if _HAS_RMS_NORM and _fused_dtype(h, self.weight):  # the same formula in one kernel
             y = F.rms_norm(h, (self.d_model,), _as(self.weight, h.dtype), self.eps)

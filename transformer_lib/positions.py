@@ -19,6 +19,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .device import _check_device
+
 __all__ = [
     "SinusoidalPositionalEncoding",
     "LearnedPositionalEmbedding",
@@ -37,11 +39,22 @@ def _check_positive_int(name: str, n: object) -> None:
         raise ValueError(f"{name} must be a positive int, but got {n!r}")
 
 
-def _check_sequence(x: Tensor, d_model: int, max_len: int | None, offset: int) -> None:
+def _check_offset(offset: object) -> None:
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ValueError(f"offset must be a non-negative int, but got {offset!r}")
+
+
+def _check_sequence(
+    x: Tensor, d_model: int, max_len: int | None, offset: int, device: torch.device
+) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a tensor, but got {type(x).__name__}")
     if x.ndim != 3 or x.shape[-1] != d_model:
         raise ValueError(f"x must have shape (B, T, d_model={d_model}), but has {tuple(x.shape)}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"x must be a floating-point tensor, but has dtype {x.dtype}")
+    _check_device("x", x, device, "the module's position table is")
+    _check_offset(offset)
     if max_len is not None and offset + x.shape[1] > max_len:
         raise ValueError(
             f"positions {offset}..{offset + x.shape[1] - 1} do not fit in max_len={max_len}"
@@ -53,6 +66,12 @@ class SinusoidalPositionalEncoding(nn.Module):
 
     ``forward(x, offset=0)``: ``x`` is ``(B, T, d_model)``; positions ``offset .. offset+T-1``.
     The table is a buffer (not a parameter): nothing is learned.
+
+    Raises:
+        ValueError: a size that is not a positive int (or an odd ``d_model``); in ``forward``,
+            an ``x`` of another shape or device, a negative ``offset``, or positions beyond
+            ``max_len``.
+        TypeError: in ``forward``, an ``x`` that is not a floating-point tensor.
     """
 
     def __init__(self, d_model: int, max_len: int = 4096, *, base: float = 10000.0) -> None:
@@ -76,7 +95,7 @@ class SinusoidalPositionalEncoding(nn.Module):
         return pe.float()
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
-        _check_sequence(x, self.d_model, self.max_len, offset)
+        _check_sequence(x, self.d_model, self.max_len, offset, self.pe.device)
         return x + self.pe[offset : offset + x.shape[1]].to(x.dtype)
 
 
@@ -84,6 +103,10 @@ class LearnedPositionalEmbedding(nn.Module):
     """Adds a trained vector per position: ``nn.Embedding(max_len, d_model)``.
 
     ``forward(x, offset=0)``: ``x`` is ``(B, T, d_model)``. It cannot go beyond ``max_len``.
+
+    Raises:
+        ValueError: as :class:`SinusoidalPositionalEncoding`.
+        TypeError: in ``forward``, an ``x`` that is not a floating-point tensor.
     """
 
     def __init__(self, d_model: int, max_len: int) -> None:
@@ -95,7 +118,7 @@ class LearnedPositionalEmbedding(nn.Module):
         nn.init.normal_(self.embedding.weight, std=0.02)
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
-        _check_sequence(x, self.d_model, self.max_len, offset)
+        _check_sequence(x, self.d_model, self.max_len, offset, self.embedding.weight.device)
         positions = torch.arange(offset, offset + x.shape[1], device=x.device)
         return x + self.embedding(positions).to(x.dtype)
 
@@ -117,6 +140,12 @@ class RotaryEmbedding(nn.Module):
     the other once its query and key projections are permuted to match.
 
     ``forward(x, offset=0)``: ``x`` is ``(B, H, T, d_head)``; positions ``offset .. offset+T-1``.
+
+    Raises:
+        ValueError: an odd or non-positive ``d_head``, ``base <= 1``; in ``forward``, an ``x``
+            whose last dimension is not ``d_head`` or that lies on another device, a negative
+            ``offset``.
+        TypeError: in ``forward``, an ``x`` that is not a floating-point tensor.
     """
 
     def __init__(self, d_head: int, *, base: float = 10000.0, interleaved: bool = False) -> None:
@@ -145,8 +174,14 @@ class RotaryEmbedding(nn.Module):
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
         if not isinstance(x, Tensor):
             raise TypeError(f"x must be a tensor, but got {type(x).__name__}")
+        if x.ndim < 2:
+            raise ValueError(f"x must have shape (..., T, d_head), but has {tuple(x.shape)}")
         if x.shape[-1] != self.d_head:
             raise ValueError(f"x has last dimension {x.shape[-1]}, but d_head is {self.d_head}")
+        if not x.dtype.is_floating_point:
+            raise TypeError(f"x must be a floating-point tensor, but has dtype {x.dtype}")
+        _check_device("x", x, self.inv_freq.device, "the module's frequencies are")
+        _check_offset(offset)
         positions = torch.arange(offset, offset + x.shape[-2], device=x.device)
         cos, sin = self.cos_sin(positions, x.dtype)
         # Each pair (a, b) becomes (a cos - b sin, a sin + b cos): x * cos + partner * sin,
@@ -201,6 +236,8 @@ def alibi_bias(
     T_k = T_q if T_k is None else T_k
     _check_positive_int("T_q", T_q)
     _check_positive_int("T_k", T_k)
+    if T_k < T_q:  # the queries are the last T_q of the T_k key positions
+        raise ValueError(f"T_k must be at least T_q={T_q}, but got {T_k}")
     q_pos = torch.arange(T_k - T_q, T_k, device=device)[:, None]
     k_pos = torch.arange(T_k, device=device)[None, :]
     distance = (q_pos - k_pos).abs().to(dtype)  # (T_q, T_k)

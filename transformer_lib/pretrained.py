@@ -9,7 +9,6 @@ model class opts in by inheriting :class:`PretrainedMixin` and naming its config
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -17,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 
-from .checkpoint import CONFIG_FILE, load_checkpoint, save_checkpoint
+from .checkpoint import CONFIG_FILE, _read_meta, load_checkpoint, save_checkpoint
 
 __all__ = ["PretrainedMixin"]
 
@@ -52,8 +51,12 @@ class PretrainedMixin:
         if not (path / CONFIG_FILE).is_file():
             raise FileNotFoundError(f"no saved model at {path}: {CONFIG_FILE} is missing")
         # Read the config first to build a model of the right size, then load into it.
-        meta = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-        saved = dict(meta.get("config") or {})
+        # _read_meta checks the file (valid JSON, a known format) and names it in its errors.
+        meta = _read_meta(path)
+        saved = meta.get("config") or {}
+        if not isinstance(saved, dict):
+            raise ValueError(f"{path / CONFIG_FILE}: 'config' must be a JSON object, got {saved!r}")
+        saved = dict(saved)
         kind = saved.pop("class", None)
         if kind != cls.__name__:
             raise ValueError(f"{path} holds a {kind} model, not a {cls.__name__}")

@@ -19,8 +19,16 @@ def _check_steps(name: str, n: int, minimum: int = 0) -> None:
         raise ValueError(f"{name} must be an int >= {minimum}, but got {n!r}")
 
 
+def _check_optimizer(optimizer: object) -> None:
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer, but got {type(optimizer).__name__}"
+        )
+
+
 def warmup_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int) -> LambdaLR:
     """Linear warm-up from ``1/warmup_steps`` of the base rate to all of it, then constant."""
+    _check_optimizer(optimizer)
     _check_steps("warmup_steps", warmup_steps)
     return LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / max(1, warmup_steps)))
 
@@ -31,6 +39,7 @@ def noam_schedule(optimizer: torch.optim.Optimizer, d_model: int, warmup_steps: 
     Rises linearly for ``warmup_steps``, then decays like the inverse square root of the step.
     Use a base learning rate of 1 (or a small multiple) with it: the factor *is* the rate.
     """
+    _check_optimizer(optimizer)
     _check_steps("warmup_steps", warmup_steps, 1)
     _check_steps("d_model", d_model, 1)
 
@@ -48,8 +57,15 @@ def cosine_schedule(
     min_factor: float = 0.0,
 ) -> LambdaLR:
     """Linear warm-up, then a cosine decay to ``min_factor`` of the base rate at ``total_steps``."""
+    _check_optimizer(optimizer)
     _check_steps("warmup_steps", warmup_steps)
     _check_steps("total_steps", total_steps, 1)
+    if (
+        isinstance(min_factor, bool)
+        or not isinstance(min_factor, (int, float))
+        or not 0.0 <= min_factor <= 1.0
+    ):
+        raise ValueError(f"min_factor must be a number in [0, 1], but got {min_factor!r}")
     if warmup_steps > total_steps:
         raise ValueError(
             f"warmup_steps ({warmup_steps}) must not exceed total_steps ({total_steps})"

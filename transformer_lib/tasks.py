@@ -44,7 +44,8 @@ def key_value_lookup(
     exactly what one attention layer does. Keys within an example are distinct.
     """
     for name, n in (("batch_size", batch_size), ("num_pairs", num_pairs),
-                    ("num_queries", num_queries), ("num_values", num_values)):  # fmt: skip
+                    ("num_queries", num_queries), ("num_keys", num_keys),
+                    ("num_values", num_values)):  # fmt: skip
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"{name} must be a positive int, but got {n!r}")
     if num_keys < num_pairs:

@@ -251,7 +251,10 @@ def train(
         resume: if a checkpoint exists at ``checkpoint_path``, load the model, optimizer,
             scheduler, grad-scaler and RNG states and the history from it and continue from
             its step. A resumed run then gives the same per-step losses as one that was never
-            interrupted (on the same machine, with a pure ``get_batch``).
+            interrupted (on the same machine, with a pure ``get_batch``), even when the
+            process was killed in the middle of writing a checkpoint (the previous one is
+            then loaded). A damaged checkpoint raises ``ValueError`` rather than silently
+            starting over.
         log_every: steps between copies of the losses from the device to the host, which
             also update the progress bar's loss and check that the loss is finite. Reading a
             loss (``loss.item()``) makes the host wait until the GPU has computed it, so the
@@ -273,6 +276,28 @@ def train(
             next copied to the host, so up to ``log_every - 1`` further steps may have run;
             the message names the first step with a non-finite loss.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, but got {type(model).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer, but got {type(optimizer).__name__}"
+        )
+    for name, fn in (("get_batch", get_batch), ("loss_fn", loss_fn)):
+        if not callable(fn):
+            raise TypeError(f"{name} must be callable, but got {type(fn).__name__}")
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise TypeError(
+            f"scheduler must be a learning-rate scheduler (with .step()) or None, "
+            f"but got {type(scheduler).__name__}"
+        )
+    if clip_grad_norm is not None and not (
+        isinstance(clip_grad_norm, (int, float))
+        and not isinstance(clip_grad_norm, bool)
+        and clip_grad_norm > 0
+    ):
+        raise ValueError(
+            f"clip_grad_norm must be a positive number or None, but got {clip_grad_norm!r}"
+        )
     _check_positive("steps", steps)
     _check_positive("accumulation_steps", accumulation_steps)
     _check_positive("eval_every", eval_every, allow_none=True)
@@ -414,6 +439,11 @@ def train(
                 with no_sync:
                     with autocast:
                         loss = loss_fn(step_model, batch)
+                    if not isinstance(loss, Tensor):
+                        raise TypeError(
+                            f"loss_fn must return a scalar tensor, but returned "
+                            f"{type(loss).__name__}"
+                        )
                     if loss.ndim != 0:
                         raise ValueError(
                             f"loss_fn must return a scalar, but returned shape {loss.shape}"

@@ -19,6 +19,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .device import _check_device
 from .layers import Decoder, Encoder
 from .multi_head_attention import KVCache
 
@@ -115,6 +116,7 @@ class Transformer(nn.Module):
             raise ValueError(
                 f"{name} reaches position {offset + ids.shape[1]}, but max_len is {self.max_len}"
             )
+        _check_device(name, ids, self.src_embed.weight.device)
         # Checked here with min/max: an out-of-range id would otherwise be an IndexError on the
         # CPU and a device-side assert (which kills the process's CUDA context) on a GPU.
         if ids.numel():
@@ -162,13 +164,32 @@ class Transformer(nn.Module):
 
         Returns:
             logits ``(B, T, tgt_vocab_size)``, or ``(logits, [cross_weights per layer])``.
+
+        Raises:
+            TypeError: ``tgt`` not integer ids, ``memory`` not a tensor, ``src_mask`` not bool.
+            ValueError: ids out of range or beyond ``max_len``, shapes that differ from what
+                :meth:`encode` returns, batch sizes that differ, inputs on another device.
         """
         offset = 0 if caches is None else len(caches[0]) if len(caches) else 0
         self._check_ids("tgt", tgt, self.tgt_vocab_size, offset)
-        if not isinstance(memory, Tensor) or memory.ndim != 3:
-            raise ValueError("memory must be the (B, S, d_model) tensor that encode returned")
+        if not isinstance(memory, Tensor):
+            raise TypeError(f"memory must be a tensor, but got {type(memory).__name__}")
+        if memory.ndim != 3 or memory.shape[-1] != self.d_model:
+            raise ValueError(
+                f"memory must have shape (B, S, d_model={self.d_model}) as encode returns it, "
+                f"but has {tuple(memory.shape)}"
+            )
         if memory.shape[0] != tgt.shape[0]:
             raise ValueError(f"tgt has batch size {tgt.shape[0]}, but memory has {memory.shape[0]}")
+        if not isinstance(src_mask, Tensor) or src_mask.dtype != torch.bool:
+            what = src_mask.dtype if isinstance(src_mask, Tensor) else type(src_mask).__name__
+            raise TypeError(f"src_mask must be a bool tensor as encode returns it, but got {what}")
+        expected = (memory.shape[0], 1, 1, memory.shape[1])
+        if tuple(src_mask.shape) != expected:
+            raise ValueError(
+                f"src_mask must have shape (B, 1, 1, S) = {expected} as encode returns it, "
+                f"but has shape {tuple(src_mask.shape)}"
+            )
         tgt_mask = None if caches is not None else (tgt != self.pad_id)[:, None, None, :]
         x = self.tgt_embed(tgt) * math.sqrt(self.d_model)
         result = self.decoder(

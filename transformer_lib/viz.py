@@ -43,6 +43,10 @@ def plot_attention(
     import matplotlib.pyplot as plt
 
     w = _as_2d(weights)
+    for name, labels, n in (("x_labels", x_labels, w.shape[1]), ("y_labels", y_labels, w.shape[0])):
+        if labels is not None and len(labels) != n:  # before a figure is opened
+            what = "keys" if name == "x_labels" else "queries"
+            raise ValueError(f"{name} has {len(labels)} labels, but weights has {n} {what}")
     if ax is None:
         _, ax = plt.subplots(figsize=(0.35 * w.shape[1] + 2, 0.35 * w.shape[0] + 1.2))
     vmax = 1.0 if float(w.max()) <= 1.0 and float(w.min()) >= 0.0 else None
@@ -52,8 +56,6 @@ def plot_attention(
         (y_labels, ax.set_yticks, ax.set_yticklabels, w.shape[0]),
     ):
         if labels is not None:
-            if len(labels) != n:
-                raise ValueError(f"got {len(labels)} labels for an axis of {n} entries")
             set_ticks(range(n))
             set_labels(list(labels))
     if x_labels is not None and max((len(str(s)) for s in x_labels), default=0) > 2:
@@ -85,6 +87,8 @@ def plot_training_curve(
     """Plot a loss curve per step, with a running mean over ``smooth`` steps on top."""
     import matplotlib.pyplot as plt
 
+    if isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1:
+        raise ValueError(f"smooth must be a positive int (1 = no smoothing), but got {smooth!r}")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     y = torch.as_tensor(list(losses), dtype=torch.float64)
