@@ -17,6 +17,7 @@ from .bert import (
     mask_tokens,
     mean_pool,
 )
+from .biographies import Biography, QAExample, make_biographies
 from .bpe import BPETokenizer, HFBPETokenizer, train_bpe
 from .checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from .data import (
@@ -55,6 +56,7 @@ from .lora import LoRALinear, add_lora, lora_parameters, merge_lora
 from .measure import peak_memory, time_call
 from .metrics import bleu, chrf, exact_match, perplexity
 from .multi_head_attention import KVCache, MultiHeadAttention
+from .news_reports import EVENT_KINDS, EventReport, event_reports
 from .norms import LayerNorm, RMSNorm
 from .optim import configure_optimizer, parameter_groups
 from .positions import (
@@ -64,6 +66,20 @@ from .positions import (
     alibi_bias,
     alibi_slopes,
 )
+from .question_answering import (
+    BERTForQuestionAnswering,
+    QAEncoding,
+    QAOutput,
+    QASpans,
+    answer_questions,
+    best_spans,
+    encode_qa,
+    normalize_answer,
+    qa_exact_match,
+    qa_f1,
+    squad_scores,
+)
+from .reviews import REVIEW_KINDS, Review, sentiment_reviews
 from .schedules import cosine_schedule, noam_schedule, warmup_schedule
 from .seeding import set_seed
 from .shakespeare import (
@@ -77,6 +93,7 @@ from .shakespeare import (
 from .tasks import IGNORE_INDEX, LookupBatch, key_value_lookup, shifted_copy
 from .training import History, train
 from .transformer import Transformer
+from .vit import PatchEmbedding, ViT, ViTConfig, ViTForImageClassification, patchify
 from .viz import plot_attention, plot_training_curve
 
 __version__ = "0.1.0"
@@ -171,4 +188,29 @@ __all__ = [
     "IGNORE_INDEX",
     "plot_attention",
     "plot_training_curve",
+    "patchify",
+    "PatchEmbedding",
+    "ViTConfig",
+    "ViT",
+    "ViTForImageClassification",
+    "event_reports",
+    "EventReport",
+    "EVENT_KINDS",
+    "sentiment_reviews",
+    "Review",
+    "REVIEW_KINDS",
+    "BERTForQuestionAnswering",
+    "QAOutput",
+    "QAEncoding",
+    "QASpans",
+    "encode_qa",
+    "best_spans",
+    "answer_questions",
+    "normalize_answer",
+    "qa_exact_match",
+    "qa_f1",
+    "squad_scores",
+    "make_biographies",
+    "Biography",
+    "QAExample",
 ]
