@@ -241,8 +241,8 @@ def encode_qa(
 
     Args:
         tokenizer: a ``tokenizers.Tokenizer`` (such as the one
-            :func:`~transformer_lib.load_minilm` returns) whose encodings carry ``ids``, ``type_ids``, ``offsets`` and
-            ``sequence_ids``.
+            :func:`~transformer_lib.load_minilm` returns) whose encodings carry ``ids``,
+            ``type_ids``, ``offsets`` and ``sequence_ids``.
         questions, contexts: ``B`` strings each.
         answer_starts: per pair, the answer's first character in the context, or ``-1`` for
             no answer (optional; with ``answer_texts``).
