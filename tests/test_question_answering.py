@@ -305,6 +305,33 @@ def test_biographies_deterministic_and_names_unique():
     assert len(names) == len(set(names))
 
 
+def test_biographies_do_not_depend_on_the_date_they_are_made(monkeypatch):
+    # Faker's relative dates (date_of_birth, date_this_year, ...) count from today: a data set
+    # built on them changes from one day to the next. Move faker's clock by 400 days.
+    pytest.importorskip("faker", reason="the biographies need faker")
+    import datetime as dt
+
+    import faker.providers.date_time as faker_dates
+
+    today = [x.context for x in make_biographies(20, seed=5)]
+
+    class Later(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime.now(tz) + dt.timedelta(days=400)
+
+    monkeypatch.setattr(faker_dates, "datetime", Later)
+    assert faker_dates.datetime.now().year > dt.datetime.now().year  # the clock did move
+    assert [x.context for x in make_biographies(20, seed=5)] == today
+    years = [
+        int(p["birth_date"].split()[-1])
+        for b in make_biographies(50, seed=0)
+        for p in b.people
+        if "birth_date" in p
+    ]
+    assert 1946 <= min(years) and max(years) <= 2006
+
+
 def test_biographies_facts_and_questions_per_person():
     pytest.importorskip("faker", reason="the biographies need faker")
     full = make_biographies(5, seed=0, fact_prob=1.0, questions_per_person=4,

@@ -18,12 +18,16 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import partial
 
 __all__ = ["QAExample", "Biography", "ATTRIBUTES", "QUESTION_TEMPLATES", "make_biographies"]
 
 #: The facts a biography may give about a person.
 ATTRIBUTES = ("birthplace", "birth_date", "job", "employer")
+# Birth dates are drawn from a fixed window. Faker's ``date_of_birth`` counts back from today,
+# so the same seed would give other dates on another day (and another book output).
+BORN_FROM, BORN_TO = date(1946, 1, 1), date(2006, 12, 31)
 
 #: Paraphrased questions for each fact; ``{name}`` is the person's full name.
 QUESTION_TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -218,7 +222,7 @@ def make_biographies(
         people = []
         in_text: set[str] = set()
         for _ in range(rng.randint(min_people, max_people)):
-            d = fake.date_of_birth(minimum_age=20, maximum_age=80)
+            d = fake.date_between_dates(BORN_FROM, BORN_TO)
             facts = {
                 "birthplace": fake.city(),
                 "birth_date": f"{d.day} {d:%B} {d.year}",
