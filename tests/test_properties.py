@@ -989,7 +989,7 @@ def bert_configs(draw):
     B=st.integers(1, 3),
     T=st.integers(1, 6),
     pad=st.integers(1, 4),
-    head=st.sampled_from(["encoder", "mlm", "classifier"]),
+    head=st.sampled_from(["encoder", "mlm", "classifier", "qa"]),
     seed=SEEDS,
 )
 def test_bert_padding_never_changes_the_real_tokens(cfg, B, T, pad, head, seed):
@@ -998,10 +998,13 @@ def test_bert_padding_never_changes_the_real_tokens(cfg, B, T, pad, head, seed):
             "encoder": tl.BERT,
             "mlm": tl.BERTForMaskedLM,
             "classifier": tl.BERTForSequenceClassification,
+            "qa": tl.BERTForQuestionAnswering,
         }[head](cfg).eval()
 
     def run(ids, attention_mask, types):
         out = model(ids, attention_mask, types)
+        if head == "qa":  # a start and an end logit per token: (B, T, 2)
+            return torch.stack([out.start_logits, out.end_logits], dim=-1)
         return out if head == "encoder" else out.logits
 
     ids = rand_ids(B, T, seed=seed, low=1, high=cfg.vocab_size)
@@ -1011,7 +1014,7 @@ def test_bert_padding_never_changes_the_real_tokens(cfg, B, T, pad, head, seed):
     attention_mask[:, 0] = True
     out = run(ids, attention_mask.long(), types)
     per_token = head != "classifier"
-    shapes = {"encoder": (B, T, cfg.d_model), "mlm": (B, T, cfg.vocab_size)}
+    shapes = {"encoder": (B, T, cfg.d_model), "mlm": (B, T, cfg.vocab_size), "qa": (B, T, 2)}
     assert out.shape == shapes.get(head, (B, cfg.num_labels))
     assert_finite(out)
     # Change the ids at the padded positions and append more padding.
@@ -1116,3 +1119,66 @@ def test_decoding_each_source_alone_equals_decoding_the_batch(
             )[0]
             assert torch.equal(batch_out[b, : len(alone)], alone)
             assert (batch_out[b, len(alone) :] == pad).all()
+
+
+# --------------------------------------------------------------------------------------------
+# The Vision Transformer
+# --------------------------------------------------------------------------------------------
+
+
+@st.composite
+def vit_configs(draw):
+    d_model, H, _ = draw(head_configs())
+    return tl.ViTConfig(
+        image_size=draw(st.sampled_from([4, 8])),
+        patch_size=draw(st.sampled_from([1, 2, 4])),  # each divides both image sizes
+        num_channels=draw(st.integers(1, 3)),
+        d_model=d_model,
+        num_heads=H,
+        num_layers=draw(st.integers(1, 2)),
+        d_ff=draw(st.sampled_from([8, 16])),
+        num_labels=draw(st.integers(1, 4)),
+    )
+
+
+def shuffle_patches(images: Tensor, patch_size: int, perm: Tensor) -> Tensor:
+    """Move the ``P x P`` patches of ``(B, C, H, W)`` images to the places ``perm`` gives."""
+    B, C, H, W = images.shape
+    P, rows, cols = patch_size, H // patch_size, W // patch_size
+    patches = images.reshape(B, C, rows, P, cols, P).permute(0, 2, 4, 1, 3, 5)
+    patches = patches.reshape(B, rows * cols, C, P, P)[:, perm]
+    patches = patches.reshape(B, rows, cols, C, P, P).permute(0, 3, 1, 4, 2, 5)
+    return patches.reshape(B, C, H, W)
+
+
+@FEW
+@given(cfg=vit_configs(), B=st.integers(1, 3), seed=SEEDS)
+def test_vit_images_are_independent_and_without_positions_a_bag_of_patches(cfg, B, seed):
+    with seeded(seed):
+        model = tl.ViTForImageClassification(cfg).eval()
+    S, C = cfg.image_size, cfg.num_channels
+    N = cfg.num_patches
+    images = randn(B, C, S, S, seed=seed)
+    logits, attentions = model(images, return_attentions=True)
+    assert logits.shape == (B, cfg.num_labels)
+    assert_finite(logits)
+    assert len(attentions) == cfg.num_layers
+    for a in attentions:
+        assert a.shape == (B, cfg.num_heads, N + 1, N + 1)
+        torch.testing.assert_close(a.sum(-1), torch.ones(B, cfg.num_heads, N + 1))
+    # Each image's logits are its own: the same alone as in the batch.
+    for b in range(B):
+        torch.testing.assert_close(
+            model(images[b : b + 1]), logits[b : b + 1], **TOL[torch.float32]
+        )
+    # Without position embeddings, a ViT sees a set of patches: where a patch sits in the
+    # image cannot change the [CLS] output (attention is permutation-equivariant, chapter 3).
+    with torch.no_grad():
+        model.vit.position_embeddings.zero_()
+    perm = torch.randperm(N, generator=torch.Generator().manual_seed(seed))
+    shuffled = shuffle_patches(images, cfg.patch_size, perm)
+    torch.testing.assert_close(model(shuffled), model(images), **TOL[torch.float32])
+    # shuffle_patches really moved the patches: patchify sees the permuted sequence.
+    torch.testing.assert_close(
+        tl.patchify(shuffled, cfg.patch_size), tl.patchify(images, cfg.patch_size)[:, perm]
+    )

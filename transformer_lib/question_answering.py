@@ -39,6 +39,7 @@ from .bert import (
     _read_huggingface,
     _rename,
 )
+from .device import _check_device
 from .pretrained import PretrainedMixin
 
 __all__ = [
@@ -69,11 +70,14 @@ class QAOutput(NamedTuple):
     loss: Tensor | None = None
 
 
-def _check_positions(name: str, positions: object, batch: int, length: int) -> None:
+def _check_positions(
+    name: str, positions: object, batch: int, length: int, device: torch.device
+) -> None:
     if not isinstance(positions, Tensor):
         raise TypeError(
             f"{name} must be a tensor of shape (B,), but got {type(positions).__name__}"
         )
+    _check_device(name, positions, device, "input_ids is")
     if (
         positions.dtype.is_floating_point
         or positions.dtype.is_complex
@@ -163,8 +167,8 @@ class BERTForQuestionAnswering(PretrainedMixin, nn.Module):
         loss = None
         if start_positions is not None:
             B, T = input_ids.shape
-            _check_positions("start_positions", start_positions, B, T)
-            _check_positions("end_positions", end_positions, B, T)
+            _check_positions("start_positions", start_positions, B, T, input_ids.device)
+            _check_positions("end_positions", end_positions, B, T, input_ids.device)
             loss = (
                 F.cross_entropy(start_logits.float(), start_positions)
                 + F.cross_entropy(end_logits.float(), end_positions)
@@ -355,6 +359,8 @@ def best_spans(
     if not isinstance(start_logits, Tensor) or start_logits.ndim != 2:
         got = tuple(start_logits.shape) if isinstance(start_logits, Tensor) else start_logits
         raise ValueError(f"start_logits must have shape (B, T), but got {got!r}")
+    if start_logits.shape[1] == 0:
+        raise ValueError("start_logits must have at least one position (T >= 1), but T is 0")
     for name, t in (("end_logits", end_logits), ("context_mask", context_mask)):
         if not isinstance(t, Tensor) or t.shape != start_logits.shape:
             got = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
@@ -362,6 +368,19 @@ def best_spans(
                 f"{name} must have the shape of start_logits {tuple(start_logits.shape)}, "
                 f"but got {got}"
             )
+        _check_device(name, t, start_logits.device, "start_logits is")
+    for name, t in (("start_logits", start_logits), ("end_logits", end_logits)):
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, but has dtype {t.dtype}")
+    # An integer 0/1 mask is the classic mix-up with additive masks: the library's masks are
+    # boolean everywhere, so say so rather than guess.
+    if context_mask.dtype != torch.bool:
+        raise TypeError(
+            f"context_mask must be a bool tensor (True at context tokens), but has dtype "
+            f"{context_mask.dtype}"
+        )
+    if isinstance(null_threshold, bool) or not isinstance(null_threshold, int | float):
+        raise TypeError(f"null_threshold must be a number, but got {type(null_threshold).__name__}")
     if (
         not isinstance(max_answer_len, int)
         or isinstance(max_answer_len, bool)
@@ -370,7 +389,7 @@ def best_spans(
         raise ValueError(f"max_answer_len must be a positive int, but got {max_answer_len!r}")
     T = start_logits.shape[1]
     s, e = start_logits.float(), end_logits.float()
-    ctx = context_mask.bool()
+    ctx = context_mask
     scores = s[:, :, None] + e[:, None, :]  # (B, T_start, T_end)
     i = torch.arange(T, device=s.device)
     # j >= i and j - i < max_answer_len, both ends in the context
@@ -405,6 +424,10 @@ def answer_questions(
     ``max_answer_len`` and ``null_threshold`` as in :func:`best_spans`. Runs the model in
     eval mode on its own device.
     """
+    if not isinstance(model, BERTForQuestionAnswering):
+        raise TypeError(f"model must be a BERTForQuestionAnswering, but got {type(model).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, but got {batch_size!r}")
     model.eval()
     device = next(model.parameters()).device
     answers = []

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from .device import _check_device
 from .layers import Encoder
 from .norms import LayerNorm
 
@@ -123,6 +124,7 @@ class PatchEmbedding(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         _check_images(images, self.num_channels)
         _check_divisible(images.shape[2], images.shape[3], self.patch_size)
+        _check_device("images", images, self.projection.weight.device)
         x = self.projection(images)  # (B, d_model, rows, cols)
         return x.flatten(2).transpose(1, 2)  # (B, N, d_model), patches row by row
 
