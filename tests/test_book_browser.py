@@ -15,7 +15,9 @@ screenshot (kept in ``_build/screenshots`` for a person to look at) and asserts 
 
 Chromium comes from Debian's ``chromium`` package. When it is missing, the set-up installs it with
 ``apt-get`` (this needs root, as on CI). Where that is impossible, the tests are skipped with the
-reason, except on CI (``CI`` set), where they fail instead.
+reason, except on CI (``CI`` set), where they fail instead. A font with Chinese glyphs (Debian's
+``fonts-wqy-microhei``) is installed the same way when none is present, so that the glossary's
+Chinese terms show in the screenshots.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
+CHINESE_FONT = "fonts-wqy-microhei"  # Debian's package; 1.6 MB
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 # Chromium reaches out to Google's services at start unless told not to; the machine has no
 # network, so these flags keep the log free of refused connections.
@@ -56,23 +59,44 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _ensure_chromium() -> str:
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
+def _has_chinese_font() -> bool:
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return False
+    done = subprocess.run([fc_list, ":lang=zh"], capture_output=True, text=True)
+    return done.returncode == 0 and bool(done.stdout.strip())
+
+
+def _apt_install(packages: list[str]) -> str | None:
+    """Install Debian packages; return why not, or None when they were installed."""
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
-        _unavailable(
-            f"{CHROMIUM} is missing and cannot be installed here (needs apt-get as root): "
-            "install Debian's chromium package to run the browser test"
-        )
+        return "needs apt-get as root"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (
         [apt, "-qq", "update"],
-        [apt, "-qq", "install", "-y", "--no-install-recommends", "chromium"],
+        [apt, "-qq", "install", "-y", "--no-install-recommends", *packages],
     ):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            _unavailable(f"`{' '.join(cmd)}` failed:\n{done.stderr[-2000:]}")
+            return f"`{' '.join(cmd)}` failed:\n{done.stderr[-2000:]}"
+    return None
+
+
+def _ensure_chromium() -> str:
+    # The glossary pairs every term with its Chinese name. Without a font that has Chinese
+    # glyphs they show as empty boxes in the screenshots, which a reader's browser would not,
+    # so a small one is installed with Chromium (best effort: the checks do not need it).
+    missing = [] if _has_chinese_font() else [CHINESE_FONT]
+    if not Path(CHROMIUM).exists():
+        why = _apt_install(["chromium", *missing])
+        if why is not None:
+            _unavailable(
+                f"{CHROMIUM} is missing and cannot be installed here ({why}): "
+                "install Debian's chromium package to run the browser test"
+            )
+    elif missing:
+        _apt_install(missing)
     return CHROMIUM
 
 
