@@ -12,6 +12,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
+from bert_testing import padded_batch, randomize_
 
 from transformer_lib.bert import (
     BERT,
@@ -37,30 +38,6 @@ def small_config(**kwargs):
 def small(cls=BERT, seed=0, **kwargs):
     torch.manual_seed(seed)
     return cls(small_config(**kwargs)).eval()
-
-
-def padded_batch(seed=0):
-    """Ids ``(3, 10)`` with a different amount of padding per row, mask and two segments."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1, V, (3, 10), generator=g)
-    mask = torch.ones(3, 10, dtype=torch.long)
-    mask[1, 7:] = 0
-    mask[2, 4:] = 0
-    ids[mask == 0] = 0
-    types = torch.zeros_like(ids)
-    types[:, 5:] = 1
-    return ids, mask, types
-
-
-def randomize_(module, seed=0, std=0.3):
-    """Random values in every parameter (norm weights near 1) so that copies are not trivial."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            noise = torch.randn(p.shape, generator=g, dtype=p.dtype) * std
-            is_norm_weight = name.endswith(("LayerNorm.weight", "norm.weight"))
-            p.copy_(1 + noise if is_norm_weight else noise)
-    return module
 
 
 @pytest.fixture
@@ -107,7 +84,7 @@ def test_config_errors(kwargs, match):
 
 
 def test_shapes(one_thread):
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     bert = small()
     h = bert(ids, mask, types)
     assert h.shape == (3, 10, 32) and bert.pool(h).shape == (3, 32)
@@ -184,7 +161,7 @@ def test_bad_classifier_labels():
 
 def test_padding_does_not_change_real_tokens(one_thread):
     bert = small()
-    ids, _, types = padded_batch()
+    ids, _, types = padded_batch(V)
     alone = bert(ids[:1, :6], token_type_ids=types[:1, :6])
     # Six real tokens followed by random junk that the mask hides.
     junk = torch.randint(1, V, (1, 4), generator=torch.Generator().manual_seed(1))
@@ -215,7 +192,7 @@ def test_save_pretrained_round_trip(cls, tmp_path, one_thread):
     model.save_pretrained(tmp_path / "m")
     loaded = cls.from_pretrained(tmp_path / "m").eval()
     assert loaded.config == model.config
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     a, b = model(ids, mask, types), loaded(ids, mask, types)
     if cls is BERT:
         torch.testing.assert_close(b, a, rtol=0, atol=0)
@@ -243,7 +220,7 @@ def test_huggingface_parity(hf, kind, source, tmp_path, one_thread):
         ref.save_pretrained(tmp_path)
         ours = OURS[kind].from_huggingface(tmp_path, use_transformers=source != "directory")
     assert not ours.training
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     with torch.no_grad():
         expected = ref(input_ids=ids, attention_mask=mask, token_type_ids=types)
         got = ours(ids, mask, types)
@@ -262,7 +239,7 @@ def test_huggingface_layer_norm_eps(hf, one_thread):
     ref = randomize_(hf.BertForMaskedLM(hf_config(hf, layer_norm_eps=1e-2))).eval()
     ours = BERTForMaskedLM.from_huggingface(ref)
     assert ours.config.norm_eps == 1e-2
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     with torch.no_grad():
         expected = ref(input_ids=ids, attention_mask=mask, token_type_ids=types).logits
         got = ours(ids, mask, types).logits
@@ -271,7 +248,7 @@ def test_huggingface_layer_norm_eps(hf, one_thread):
 
 def test_huggingface_losses(hf, one_thread):
     torch.manual_seed(0)
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     ref = randomize_(hf.BertForMaskedLM(hf_config(hf))).eval()
     labels = torch.where(mask.bool() & (torch.arange(10) % 3 == 0), ids, -100)
     expected = ref(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels).loss
@@ -290,7 +267,7 @@ def test_encoder_from_masked_lm_checkpoint(hf, one_thread):
     torch.manual_seed(0)
     ref = randomize_(hf.BertForMaskedLM(hf_config(hf))).eval()
     bert = BERT.from_huggingface(ref)
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     with torch.no_grad():
         expected = ref.bert(input_ids=ids, attention_mask=mask, token_type_ids=types)
     got = bert(ids, mask, types)
@@ -302,7 +279,7 @@ def test_directory_loads_without_transformers(hf, tmp_path, monkeypatch, one_thr
     torch.manual_seed(0)
     ref = randomize_(hf.BertModel(hf_config(hf))).eval()
     ref.save_pretrained(tmp_path)
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     with torch.no_grad():
         expected = ref(input_ids=ids, attention_mask=mask, token_type_ids=types)
     monkeypatch.setitem(sys.modules, "transformers", None)  # `import transformers` now fails
@@ -349,7 +326,7 @@ def test_from_encoder_copies_the_encoder(one_thread):
     assert clf.config.num_labels == 4 and clf.classifier.out_features == 4
     for k, v in before.items():
         assert torch.equal(clf.bert.state_dict()[k], v), k
-    ids, mask, _ = padded_batch()
+    ids, mask, _ = padded_batch(V)
     opt = torch.optim.SGD(clf.parameters(), lr=0.1)
     clf.train()
     clf(ids, mask, labels=torch.tensor([0, 1, 3])).loss.backward()
@@ -467,7 +444,7 @@ def test_mask_tokens_errors(kwargs, error, match):
 
 def test_masked_lm_loss_ignores_unlabelled_positions(one_thread):
     mlm = randomize_(small(BERTForMaskedLM))
-    ids, mask, _ = padded_batch()
+    ids, mask, _ = padded_batch(V)
     inputs, labels = mask_tokens(
         ids, vocab_size=V, mask_id=3, pad_id=0, mask_prob=0.5,
         generator=torch.Generator().manual_seed(0),

@@ -9,6 +9,7 @@ import itertools
 
 import pytest
 import torch
+from bert_testing import padded_batch, randomize_
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,28 +35,6 @@ def small_config(**kwargs):
     return BERTConfig(**args)
 
 
-def padded_batch(seed=0):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1, V, (3, 10), generator=g)
-    mask = torch.ones(3, 10, dtype=torch.long)
-    mask[1, 7:] = 0
-    mask[2, 4:] = 0
-    ids[mask == 0] = 0
-    types = torch.zeros_like(ids)
-    types[:, 5:] = 1
-    return ids, mask, types
-
-
-def randomize_(module, seed=0, std=0.3):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            noise = torch.randn(p.shape, generator=g, dtype=p.dtype) * std
-            is_norm_weight = name.endswith(("LayerNorm.weight", "norm.weight"))
-            p.copy_(1 + noise if is_norm_weight else noise)
-    return module
-
-
 @pytest.fixture
 def hf():
     return pytest.importorskip("transformers", reason="the HF parity tests need transformers")
@@ -69,7 +48,7 @@ def hf():
 def test_shapes_and_loss(one_thread):
     torch.manual_seed(0)
     model = BERTForQuestionAnswering(small_config()).eval()
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     out = model(ids, mask, types)
     assert out.start_logits.shape == out.end_logits.shape == (3, 10)
     assert out.loss is None
@@ -93,7 +72,7 @@ def test_matches_huggingface(hf, one_thread):
     torch.manual_seed(0)
     ref = randomize_(hf.BertForQuestionAnswering(config)).eval()
     ours = BERTForQuestionAnswering.from_huggingface(ref)
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     starts, ends = torch.tensor([6, 0, 1]), torch.tensor([8, 0, 3])
     with torch.no_grad():
         expected = ref(
@@ -111,7 +90,7 @@ def test_from_encoder_copies_the_encoder(one_thread):
     torch.manual_seed(0)
     encoder = BERT(small_config()).eval()
     model = BERTForQuestionAnswering.from_encoder(encoder).eval()
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     torch.testing.assert_close(model.bert(ids, mask, types), encoder(ids, mask, types))
     with torch.no_grad():
         model.bert.embeddings.word_embeddings.weight.add_(1.0)
@@ -128,14 +107,14 @@ def test_save_and_load(tmp_path, one_thread):
     model = BERTForQuestionAnswering(small_config()).eval()
     model.save_pretrained(tmp_path)
     loaded = BERTForQuestionAnswering.from_pretrained(tmp_path).eval()
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     torch.testing.assert_close(loaded(ids, mask, types), model(ids, mask, types))
 
 
 def test_bad_inputs(one_thread):
     torch.manual_seed(0)
     model = BERTForQuestionAnswering(small_config())
-    ids, mask, types = padded_batch()
+    ids, mask, types = padded_batch(V)
     with pytest.raises(TypeError, match="config must be a BERTConfig"):
         BERTForQuestionAnswering({"vocab_size": 10})
     with pytest.raises(ValueError, match="both start_positions and end_positions"):
