@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import numbers
 import re
 import string
 from collections.abc import Sequence
@@ -355,6 +356,12 @@ def best_spans(
 
     Returns:
         :class:`QASpans`.
+
+    Raises:
+        ValueError: on mismatched shapes or devices, an empty sequence or a bad
+            ``max_answer_len``.
+        TypeError: on integer logits, a ``context_mask`` that is not bool, or a
+            ``null_threshold`` that is not a number.
     """
     if not isinstance(start_logits, Tensor) or start_logits.ndim != 2:
         got = tuple(start_logits.shape) if isinstance(start_logits, Tensor) else start_logits
@@ -379,7 +386,7 @@ def best_spans(
             f"context_mask must be a bool tensor (True at context tokens), but has dtype "
             f"{context_mask.dtype}"
         )
-    if isinstance(null_threshold, bool) or not isinstance(null_threshold, int | float):
+    if isinstance(null_threshold, bool) or not isinstance(null_threshold, numbers.Real):
         raise TypeError(f"null_threshold must be a number, but got {type(null_threshold).__name__}")
     if (
         not isinstance(max_answer_len, int)
@@ -389,12 +396,11 @@ def best_spans(
         raise ValueError(f"max_answer_len must be a positive int, but got {max_answer_len!r}")
     T = start_logits.shape[1]
     s, e = start_logits.float(), end_logits.float()
-    ctx = context_mask
     scores = s[:, :, None] + e[:, None, :]  # (B, T_start, T_end)
     i = torch.arange(T, device=s.device)
     # j >= i and j - i < max_answer_len, both ends in the context
     length_ok = (i[None, :] >= i[:, None]) & (i[None, :] - i[:, None] < max_answer_len)
-    allowed = length_ok & ctx[:, :, None] & ctx[:, None, :]
+    allowed = length_ok & context_mask[:, :, None] & context_mask[:, None, :]
     scores = scores.masked_fill(~allowed, float("-inf"))
     span_score, flat = scores.flatten(1).max(dim=1)
     start, end = flat // T, flat % T
