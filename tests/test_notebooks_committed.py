@@ -66,3 +66,17 @@ def test_notebook_seeds_first(path):
     assert any("set_seed(" in source(cell) for cell in first), (
         f"{path.name}: none of the first {len(first)} code cells calls set_seed(...)"
     )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_checked_cells_are_tagged_not_commented(path):
+    """nbval's markers live in cell metadata, so the rendered code shows the lesson only.
+
+    A cell whose output nbval must reproduce carries the tag ``nbval-check-output``; the
+    old ``# NBVAL_CHECK_OUTPUT`` comment would be printed in the book above the code.
+    """
+    cells = code_cells(load(path))
+    commented = [i for i, cell in enumerate(cells) if "NBVAL_" in source(cell)]
+    assert not commented, f"{path.name}: code cells {commented} carry an nbval comment marker"
+    checked = [c for c in cells if "nbval-check-output" in c.get("metadata", {}).get("tags", [])]
+    assert checked, f"{path.name}: no cell is tagged nbval-check-output"
