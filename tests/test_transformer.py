@@ -253,6 +253,43 @@ def test_tie_embeddings_shares_the_parameter():
     assert tied.tgt_embed.weight.grad is not None
 
 
+def test_share_embeddings_with_tie_is_the_papers_three_way_sharing():
+    # Vaswani et al. (2017), section 3.4: one matrix for both embeddings and the generator.
+    def model(**kwargs):
+        return Transformer(13, 13, d_model=16, num_heads=2, num_layers=1, d_ff=32, **kwargs)
+
+    plain, shared = model(), model(share_embeddings=True)
+    paper = model(share_embeddings=True, tie_embeddings=True)
+    assert shared.tgt_embed.weight is shared.src_embed.weight
+    assert shared.generator.weight is not shared.src_embed.weight
+    assert paper.generator.weight is paper.tgt_embed.weight is paper.src_embed.weight
+
+    def count(m):
+        return sum(p.numel() for p in m.parameters())
+
+    assert count(plain) - count(shared) == 13 * 16
+    assert count(plain) - count(paper) == 2 * 13 * 16
+    # Gradients reach the one matrix from all three uses.
+    src, tgt = randint(13, (2, 4), seed=1, low=3), randint(13, (2, 3), seed=2, low=3)
+    paper(src, tgt).sum().backward()
+    grad = paper.src_embed.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+    assert grad.abs().sum(1)[:3].sum() > 0  # rows never looked up get gradient via the generator
+    # A state_dict round trip keeps the values and the sharing.
+    paper.eval()
+    copy = model(share_embeddings=True, tie_embeddings=True).eval()
+    copy.load_state_dict(paper.state_dict())
+    assert copy.generator.weight is copy.src_embed.weight
+    torch.testing.assert_close(copy(src, tgt), paper(src, tgt))
+
+
+def test_share_embeddings_needs_one_vocabulary():
+    with pytest.raises(ValueError, match="src_vocab_size is 11 and tgt_vocab_size is 13"):
+        Transformer(11, 13, d_model=16, num_heads=2, num_layers=1, share_embeddings=True)
+    with pytest.raises(TypeError, match="share_embeddings must be a bool"):
+        Transformer(13, 13, d_model=16, num_heads=2, num_layers=1, share_embeddings="yes")
+
+
 def test_transformer_trains_in_training_mode_and_is_deterministic_in_eval():
     model = small_model(dropout=0.5).train()
     src, tgt = randint(11, (2, 6), seed=1, low=3), randint(13, (2, 5), seed=2, low=3)

@@ -44,7 +44,13 @@ class Transformer(nn.Module):
         positional: ``"sinusoidal"`` (the paper), ``"learned"``, ``"rope"``, ``"alibi"`` or
             ``None``; the same kind in the encoder and the decoder.
         tie_embeddings: share one matrix between the target embedding and the generator
-            (Press & Wolf, 2017; the paper does this too).
+            (the pre-softmax projection; Press & Wolf, 2017). Works with any vocabularies.
+        share_embeddings: share one matrix between the source and the target embedding. This
+            needs one vocabulary for both sides, so ``src_vocab_size`` must equal
+            ``tgt_vocab_size``. The paper (section 3.4) does both: with a shared source-target
+            vocabulary, one matrix serves as the two embeddings and the generator
+            (``share_embeddings=True, tie_embeddings=True``); the embeddings are multiplied by
+            sqrt(d_model) in every case.
 
     Attributes: ``src_embed``, ``tgt_embed`` (``nn.Embedding``), ``encoder``, ``decoder``,
     ``generator`` (``nn.Linear(d_model, tgt_vocab_size)``), ``pad_id``, ``max_len``.
@@ -65,6 +71,7 @@ class Transformer(nn.Module):
         norm_first: bool = False,
         positional: str | None = "sinusoidal",
         tie_embeddings: bool = False,
+        share_embeddings: bool = False,
     ) -> None:
         super().__init__()
         for name, n in (
@@ -80,6 +87,17 @@ class Transformer(nn.Module):
                 f"pad_id must be an int in [0, {smallest}) (a valid id in both vocabularies), "
                 f"but got {pad_id!r}"
             )
+        for name, flag in (
+            ("tie_embeddings", tie_embeddings),
+            ("share_embeddings", share_embeddings),
+        ):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, but got {flag!r}")
+        if share_embeddings and src_vocab_size != tgt_vocab_size:
+            raise ValueError(
+                "share_embeddings=True needs one vocabulary for source and target, but "
+                f"src_vocab_size is {src_vocab_size} and tgt_vocab_size is {tgt_vocab_size}"
+            )
         self.src_vocab_size, self.tgt_vocab_size = src_vocab_size, tgt_vocab_size
         self.d_model, self.max_len, self.pad_id = d_model, max_len, pad_id
         self.src_embed = nn.Embedding(src_vocab_size, d_model)
@@ -89,6 +107,8 @@ class Transformer(nn.Module):
         self.decoder = Decoder(num_layers, d_model, num_heads, d_ff, **stack)
         self.generator = nn.Linear(d_model, tgt_vocab_size)
         self._init_weights()
+        if share_embeddings:
+            self.tgt_embed.weight = self.src_embed.weight
         if tie_embeddings:
             self.generator.weight = self.tgt_embed.weight
 
