@@ -66,6 +66,7 @@ sections = [
             "BERTForSequenceClassification",
             "BERTOutput",
             "mask_tokens",
+            "span_corruption",
             "mean_pool",
         ],
     ),

@@ -90,6 +90,7 @@ from .shakespeare import (
     shakespeare_plays,
     split_by_play,
 )
+from .span_corruption import span_corruption
 from .tasks import IGNORE_INDEX, LookupBatch, key_value_lookup, shifted_copy
 from .training import History, train
 from .transformer import Transformer
@@ -125,6 +126,7 @@ __all__ = [
     "BERTForSequenceClassification",
     "BERTOutput",
     "mask_tokens",
+    "span_corruption",
     "mean_pool",
     "load_minilm",
     "GPTConfig",
