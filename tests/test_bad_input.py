@@ -15,7 +15,7 @@ or a silently broadcast result. Each row of ``CASES`` is ``(id, call, exception,
 the regex is searched for in the message and always holds the argument's name plus words of
 the expectation and of the given value.
 
-How many: the table holds 444 cases over every module of ``transformer_lib.__all__``
+How many: the table holds 448 cases over every module of ``transformer_lib.__all__``
 (``test_table_size`` holds this number to the table). Some repeat checks that other test files
 make too, on purpose: the table is the audit. Before the audit, 123 of the first 390 failed (a
 bare ``RuntimeError``/``IndexError``/``AttributeError``, a silent result, or a message that did
@@ -1651,6 +1651,30 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         call(tl.mask_tokens, ids(B, T), vocab_size=10, mask_id=1, mask_prob=1.5),
         V,
         r"mask_prob must be a float in \[0, 1\].*1\.5",
+    ),
+    (
+        "span-corruption-ids-rank",
+        call(tl.span_corruption, ids(B, T), sentinel_ids=[100, 101]),
+        V,
+        r"ids must be 1-D.*\(2, 5\)",
+    ),
+    (
+        "span-corruption-ids-float",
+        call(tl.span_corruption, x(T), sentinel_ids=[100, 101]),
+        TY,
+        r"ids must be an integer tensor.*float32",
+    ),
+    (
+        "span-corruption-density",
+        call(tl.span_corruption, ids(T), sentinel_ids=[100, 101], noise_density=1.5),
+        V,
+        r"noise_density must be in \(0, 1\).*1\.5",
+    ),
+    (
+        "span-corruption-too-few-sentinels",
+        call(tl.span_corruption, ids(100), sentinel_ids=[100, 101]),
+        V,
+        r"sentinel_ids must hold at least 6 ids.*got 2",
     ),
     (
         "mean-pool-hidden-rank",
