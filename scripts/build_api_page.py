@@ -60,6 +60,7 @@ sections = [
             "GPTConfig",
             "GPT",
             "GPTBlock",
+            "GPTForSequenceClassification",
             "BERTConfig",
             "BERT",
             "BERTForMaskedLM",
@@ -141,8 +142,13 @@ sections = [
     ),
     (
         "Generated tasks",
-        "Chapter 8. Data sets made on the fly from seeded generators, so nothing is downloaded.",
+        "Chapters 6 and 8. Data sets made on the fly from seeded generators, so nothing is "
+        "downloaded.",
         [
+            "topic_sentences",
+            "TopicSentence",
+            "TOPICS",
+            "TOPIC_WORDS",
             "make_biographies",
             "Biography",
             "QAExample",

@@ -411,3 +411,90 @@ def test_one_layer_gpt_memorises_a_sequence(one_thread):
     assert losses[-1] < 0.05, f"loss {losses[-1]:.3f} after {len(losses)} steps"
     # Memorised means greedy generation replays the sequence from its first token.
     assert torch.equal(model.generate(seq[:, :1], 15, temperature=0), seq)
+
+
+# --------------------------------------------------------------------------------------------
+# GPTForSequenceClassification
+# --------------------------------------------------------------------------------------------
+
+
+def test_sequence_classifier_matches_hugging_face_last_token(one_thread):
+    transformers = pytest.importorskip("transformers")
+    from transformer_lib.gpt import GPTForSequenceClassification
+
+    hf_lm = hf_gpt2()
+    pad = V - 1
+    hf = transformers.GPT2ForSequenceClassification(
+        transformers.GPT2Config(**{**hf_lm.config.to_dict(), "num_labels": 3, "pad_token_id": pad})
+    ).eval()
+    hf.transformer.load_state_dict(hf_lm.transformer.state_dict())
+    ours = GPTForSequenceClassification.from_decoder(GPT.from_huggingface(hf_lm), 3).eval()
+    with torch.no_grad():
+        ours.classifier.weight.copy_(hf.score.weight)  # Hugging Face's head has no bias
+        ours.classifier.bias.zero_()
+    ids = randint(V - 1, (3, 10), seed=2)
+    mask = torch.ones_like(ids)
+    for row, length in ((1, 6), (2, 3)):  # right padding
+        ids[row, length:], mask[row, length:] = pad, 0
+    labels = torch.tensor([0, 2, 1])
+    with torch.no_grad():
+        expected = hf(ids, attention_mask=mask, labels=labels)
+        got = ours(ids, attention_mask=mask, labels=labels)
+    torch.testing.assert_close(got.logits, expected.logits, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(got.loss, expected.loss, atol=1e-4, rtol=1e-4)
+
+
+def test_sequence_classifier_pools_only_real_tokens(one_thread):
+    from transformer_lib.gpt import GPTForSequenceClassification
+
+    torch.manual_seed(0)
+    for pooling in ("last", "mean"):
+        model = GPTForSequenceClassification(GPTConfig(V, 16, 32, 4, 2), 2, pooling=pooling)
+        model.eval()
+        ids = randint(V, (1, 5), seed=3)
+        padded = torch.cat([ids, randint(V, (1, 4), seed=4)], dim=1)
+        mask = torch.tensor([[1] * 5 + [0] * 4])
+        with torch.no_grad():
+            torch.testing.assert_close(
+                model(padded, attention_mask=mask).logits, model(ids).logits, atol=1e-5, rtol=0
+            )
+
+
+def test_sequence_classifier_from_decoder_copies_and_trains():
+    from transformer_lib.gpt import GPTForSequenceClassification
+
+    gpt = small_gpt()
+    before = {k: v.clone() for k, v in gpt.state_dict().items()}
+    model = GPTForSequenceClassification.from_decoder(gpt, 2, pooling="mean")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    ids, labels = randint(V, (4, 8), seed=5), torch.tensor([0, 1, 0, 1])
+    model(ids, labels=labels).loss.backward()
+    opt.step()
+    assert all(torch.equal(v, gpt.state_dict()[k]) for k, v in before.items())
+    assert not torch.equal(model.gpt.blocks[0].attn.q_proj.weight, gpt.blocks[0].attn.q_proj.weight)
+    shared = GPTForSequenceClassification.from_decoder(gpt, 2, copy_decoder=False)
+    assert shared.gpt is gpt
+
+
+def test_sequence_classifier_bad_input():
+    from transformer_lib.gpt import GPTForSequenceClassification
+
+    config = GPTConfig(V, 16, 32, 4, 2)
+    with pytest.raises(TypeError, match="config"):
+        GPTForSequenceClassification(dict(vocab_size=V), 2)
+    with pytest.raises(ValueError, match="num_labels"):
+        GPTForSequenceClassification(config, 1)
+    with pytest.raises(ValueError, match="pooling"):
+        GPTForSequenceClassification(config, 2, pooling="first")
+    with pytest.raises(TypeError, match="gpt"):
+        GPTForSequenceClassification.from_decoder(torch.nn.Linear(2, 2), 2)
+    model = GPTForSequenceClassification(config, 2)
+    ids = randint(V, (2, 6))
+    with pytest.raises(ValueError, match="attention_mask must have shape"):
+        model(ids, attention_mask=torch.ones(2, 5))
+    with pytest.raises(ValueError, match="without real tokens"):
+        model(ids, attention_mask=torch.tensor([[1] * 6, [0] * 6]))
+    with pytest.raises(ValueError, match="right-padded"):
+        model(ids, attention_mask=torch.tensor([[1] * 6, [0, 0, 1, 1, 1, 1]]))
+    with pytest.raises(ValueError, match="labels"):
+        model(ids, labels=torch.tensor([0, 2]))

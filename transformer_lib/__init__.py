@@ -42,7 +42,7 @@ from .distributed import (
     setup_distributed,
 )
 from .gguf_file import GGUFTokenizer, load_gguf, load_smollm2, smollm2_path
-from .gpt import GPT, GPTBlock, GPTConfig
+from .gpt import GPT, GPTBlock, GPTConfig, GPTForSequenceClassification
 from .layers import (
     Decoder,
     DecoderLayer,
@@ -92,6 +92,7 @@ from .shakespeare import (
 )
 from .span_corruption import span_corruption
 from .tasks import IGNORE_INDEX, LookupBatch, key_value_lookup, shifted_copy
+from .topics import TOPIC_WORDS, TOPICS, TopicSentence, topic_sentences
 from .training import History, train
 from .transformer import Transformer
 from .vit import PatchEmbedding, ViT, ViTConfig, ViTForImageClassification, patchify
@@ -132,6 +133,7 @@ __all__ = [
     "GPTConfig",
     "GPT",
     "GPTBlock",
+    "GPTForSequenceClassification",
     "load_gguf",
     "load_smollm2",
     "smollm2_path",
@@ -201,6 +203,10 @@ __all__ = [
     "sentiment_reviews",
     "Review",
     "REVIEW_KINDS",
+    "topic_sentences",
+    "TopicSentence",
+    "TOPICS",
+    "TOPIC_WORDS",
     "BERTForQuestionAnswering",
     "QAOutput",
     "QAEncoding",
