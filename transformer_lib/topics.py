@@ -17,13 +17,15 @@ and ULMFiT, Howard & Ruder 2018).
 from __future__ import annotations
 
 import random
+from types import MappingProxyType
 from typing import NamedTuple
 
 __all__ = ["TOPICS", "TOPIC_WORDS", "TopicSentence", "topic_sentences"]
 
 TOPICS = ("sea", "kitchen", "music", "war")
 
-TOPIC_WORDS: dict[str, tuple[str, ...]] = {
+# read-only, so that no notebook can change the task for the others
+TOPIC_WORDS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
     "sea": (
         "ship", "sail", "anchor", "harbour", "wave", "tide", "captain", "sailor", "deck", "mast",
         "oar", "shore", "island", "reef", "whale", "dolphin", "gull", "storm", "compass",
@@ -51,7 +53,7 @@ TOPIC_WORDS: dict[str, tuple[str, ...]] = {
         "invasion", "retreat", "victory", "defeat", "wound", "banner", "camp", "officer",
         "sergeant", "missile", "bomb", "ammunition", "battlefield", "warrior", "knight",
     ),
-}  # fmt: skip
+})  # fmt: skip
 
 # Frames with topic-free words; each {} takes one topic word. They are shared by all topics,
 # so only the topic words say which topic a sentence is about.
