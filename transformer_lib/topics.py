@@ -3,7 +3,7 @@
 Each sentence names two to four things from one topic (the sea, the kitchen, music, war) in a
 frame that carries no topic of its own::
 
-    "the sailor found a compass near the reef"           -> sea
+    "he found a compass by the reef"                      -> sea
     "there was a ladle , a whisk and a kettle"           -> kitchen
 
 Every topic has forty words, and its label is carried by those words alone. With a handful of
