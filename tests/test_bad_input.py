@@ -36,8 +36,13 @@ import torch
 from torch import nn
 
 import transformer_lib as tl
-from transformer_lib.bert import BERT, BERTConfig, BERTForMaskedLM, BERTForSequenceClassification
-from transformer_lib.gpt import GPT, GPTBlock, GPTConfig
+from transformer_lib.models.bert.model import (
+    BERT,
+    BERTConfig,
+    BERTForMaskedLM,
+    BERTForSequenceClassification,
+)
+from transformer_lib.models.gpt.model import GPT, GPTBlock, GPTConfig
 
 META = torch.device("meta")
 

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from benchmarks.__main__ import BENCHMARKS, DEFAULT, main
 
 
@@ -62,6 +64,7 @@ def test_generation_benchmark_runs_and_reports(tmp_path, one_thread):
         assert row["tokens_per_s_library"] > 0 and row["tokens_per_s_huggingface"] > 0
 
 
+@pytest.mark.slow
 def test_notebooks_benchmark_quick_runs_a_generated_notebook(tmp_path, one_thread):
     result = _quick("notebooks", tmp_path)
     [row] = result["rows"]

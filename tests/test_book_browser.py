@@ -36,6 +36,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds the book and starts a browser
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHINESE_FONT = "fonts-wqy-microhei"  # Debian's package; 1.6 MB

@@ -14,15 +14,19 @@ import torch
 import torch.nn.functional as F
 
 import transformer_lib as tl
-from transformer_lib.optim import configure_optimizer
+from transformer_lib.training.optim import configure_optimizer
 
 VOCAB, T, B = 64, 16, 4
 
 # Inductor, torch.compile's default backend, builds C++ kernels for the CPU.
-pytestmark = pytest.mark.skipif(
-    not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")),
-    reason="torch.compile on the CPU needs a C++ compiler (g++ or clang++), and none is installed",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")),
+        reason="torch.compile on the CPU needs a C++ compiler (g++ or clang++), and none is "
+        "installed",
+    ),
+    pytest.mark.slow,  # compiling takes tens of seconds
+]
 
 
 def lm_loss(model, batch):

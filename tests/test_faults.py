@@ -67,9 +67,9 @@ def _dataset(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def make_run(seed: int = 0):
     """A seeded model, optimizer, scheduler and ``get_batch`` (a pure function of the index,
     shuffling the examples anew every epoch, as exact resumption needs)."""
-    from transformer_lib.gpt import GPT, GPTConfig
-    from transformer_lib.schedules import cosine_schedule
-    from transformer_lib.seeding import set_seed
+    from transformer_lib.models.gpt.model import GPT, GPTConfig
+    from transformer_lib.training.schedules import cosine_schedule
+    from transformer_lib.utils.seeding import set_seed
 
     set_seed(seed)
     config = GPTConfig(
@@ -96,7 +96,7 @@ def loss_fn(model, batch):
 
 
 def train_run(checkpoint_path=None, seed: int = 0):
-    from transformer_lib.training import train
+    from transformer_lib.training.loop import train
 
     model, optimizer, scheduler, get_batch = make_run(seed)
     history = train(
@@ -143,7 +143,8 @@ def child(path: str, kill_at: str) -> None:
         model, history = train_run(None)
         print("DONE", len(history), digest(model), losses_digest(history), flush=True)
         return
-    from transformer_lib import checkpoint, training
+    from transformer_lib.training import loop as training
+    from transformer_lib.utils import checkpoint
 
     saves = 0
 
@@ -215,7 +216,7 @@ def _start(path: Path, kill_at: str, stderr) -> subprocess.Popen:
 
 
 def _check_latest(path: Path, step: int, expected_digest: str) -> None:
-    from transformer_lib.checkpoint import checkpoint_exists, load_checkpoint
+    from transformer_lib.utils.checkpoint import checkpoint_exists, load_checkpoint
 
     assert checkpoint_exists(path)
     model, optimizer, scheduler, _ = make_run(seed=1)  # other weights, overwritten by the load
@@ -225,6 +226,7 @@ def _check_latest(path: Path, step: int, expected_digest: str) -> None:
     assert scheduler.last_epoch == step
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is a POSIX signal")
 def test_sigkill_during_checkpoint_writes_then_resume_matches_an_uninterrupted_run(
     tmp_path, one_thread
@@ -291,7 +293,7 @@ def test_sigkill_during_checkpoint_writes_then_resume_matches_an_uninterrupted_r
     # process too, so no state of this test process can make them differ).
     assert reference is not None and reference[0] == STEPS
     assert done == reference
-    from transformer_lib.checkpoint import load_checkpoint
+    from transformer_lib.utils.checkpoint import load_checkpoint
 
     model, optimizer, scheduler, _ = make_run(seed=1)
     info = load_checkpoint(path, model, optimizer=optimizer, scheduler=scheduler)

@@ -4,221 +4,160 @@
 >>> q = k = v = torch.randn(2, 4, 10, 16)            # (B, H, T, d_head)
 >>> tl.scaled_dot_product_attention(q, k, v, is_causal=True).shape
 torch.Size([2, 4, 10, 16])
+
+The folders are the architecture, each layer importing only the ones below it (a test parses
+the imports to hold this)::
+
+    utils/                          devices, seeding, checkpoints on disk, measuring, plots
+    modules/  data/                 building blocks; tokenizers, batching, training objectives
+    datasets/ evaluation/ generation/   tasks and corpora; metrics; greedy and beam decoding
+    models/                         Transformer, GPT, BERT, ViT, question answering, loaders
+    training/                       the training loop, optimizers, schedules, several GPUs
+    pretrain.py                     the command line: ``python -m transformer_lib.pretrain``
+
+Every public name is importable as ``tl.<name>``; ``_API`` below is the one list of them.
 """
 
-from .attention import causal_mask, padding_mask, scaled_dot_product_attention
-from .bert import (
-    BERT,
-    BERTConfig,
-    BERTForMaskedLM,
-    BERTForSequenceClassification,
-    BERTOutput,
-    load_minilm,
-    mask_tokens,
-    mean_pool,
-)
-from .biographies import Biography, QAExample, make_biographies
-from .bpe import BPETokenizer, HFBPETokenizer, train_bpe
-from .checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
-from .data import (
-    CharTokenizer,
-    WordTokenizer,
-    bucket_batches,
-    load_parallel_corpus,
-    number_pairs,
-    pad_batch,
-    train_test_numbers,
-)
-from .decoding import beam_search, greedy_decode
-from .device import get_device
-from .distributed import (
-    DistributedInfo,
-    all_reduce_mean,
-    cleanup,
-    get_rank,
-    get_world_size,
-    is_distributed,
-    is_main_process,
-    setup_distributed,
-)
-from .gguf_file import GGUFTokenizer, load_gguf, load_smollm2, smollm2_path
-from .gpt import GPT, GPTBlock, GPTConfig, GPTForSequenceClassification
-from .layers import (
-    Decoder,
-    DecoderLayer,
-    Encoder,
-    EncoderLayer,
-    FeedForward,
-    ResidualSublayer,
-    SwiGLU,
-)
-from .lora import LoRALinear, add_lora, lora_parameters, merge_lora
-from .measure import peak_memory, time_call
-from .metrics import bleu, chrf, exact_match, perplexity
-from .multi_head_attention import KVCache, MultiHeadAttention
-from .news_reports import EVENT_KINDS, EventReport, event_reports
-from .norms import LayerNorm, RMSNorm
-from .optim import configure_optimizer, parameter_groups
-from .positions import (
-    LearnedPositionalEmbedding,
-    RotaryEmbedding,
-    SinusoidalPositionalEncoding,
-    alibi_bias,
-    alibi_slopes,
-)
-from .question_answering import (
-    BERTForQuestionAnswering,
-    QAEncoding,
-    QAOutput,
-    QASpans,
-    answer_questions,
-    best_spans,
-    encode_qa,
-    normalize_answer,
-    qa_exact_match,
-    qa_f1,
-    squad_scores,
-)
-from .reviews import REVIEW_KINDS, Review, sentiment_reviews
-from .schedules import cosine_schedule, noam_schedule, warmup_schedule
-from .seeding import set_seed
-from .shakespeare import (
-    Passage,
-    Play,
-    genre_passages,
-    load_shakespeare,
-    shakespeare_plays,
-    split_by_play,
-)
-from .span_corruption import span_corruption
-from .tasks import IGNORE_INDEX, LookupBatch, key_value_lookup, shifted_copy
-from .topics import TOPIC_WORDS, TOPICS, TopicSentence, topic_sentences
-from .training import History, train
-from .transformer import Transformer
-from .vit import PatchEmbedding, ViT, ViTConfig, ViTForImageClassification, patchify
-from .viz import plot_attention, plot_training_curve
+import importlib
+import sys
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "scaled_dot_product_attention",
-    "causal_mask",
-    "padding_mask",
-    "MultiHeadAttention",
-    "KVCache",
-    "SinusoidalPositionalEncoding",
-    "LearnedPositionalEmbedding",
-    "RotaryEmbedding",
-    "alibi_bias",
-    "alibi_slopes",
-    "LayerNorm",
-    "RMSNorm",
-    "FeedForward",
-    "SwiGLU",
-    "ResidualSublayer",
-    "EncoderLayer",
-    "Encoder",
-    "DecoderLayer",
-    "Decoder",
-    "Transformer",
-    "BERTConfig",
-    "BERT",
-    "BERTForMaskedLM",
-    "BERTForSequenceClassification",
-    "BERTOutput",
-    "mask_tokens",
-    "span_corruption",
-    "mean_pool",
-    "load_minilm",
-    "GPTConfig",
-    "GPT",
-    "GPTBlock",
-    "GPTForSequenceClassification",
-    "load_gguf",
-    "load_smollm2",
-    "smollm2_path",
-    "GGUFTokenizer",
-    "LoRALinear",
-    "add_lora",
-    "lora_parameters",
-    "merge_lora",
-    "greedy_decode",
-    "beam_search",
-    "warmup_schedule",
-    "noam_schedule",
-    "cosine_schedule",
-    "get_device",
-    "set_seed",
-    "train",
-    "History",
-    "configure_optimizer",
-    "parameter_groups",
-    "setup_distributed",
-    "DistributedInfo",
-    "is_main_process",
-    "is_distributed",
-    "get_rank",
-    "get_world_size",
-    "all_reduce_mean",
-    "cleanup",
-    "save_checkpoint",
-    "load_checkpoint",
-    "checkpoint_exists",
-    "bleu",
-    "chrf",
-    "exact_match",
-    "perplexity",
-    "CharTokenizer",
-    "WordTokenizer",
-    "pad_batch",
-    "bucket_batches",
-    "number_pairs",
-    "train_test_numbers",
-    "load_parallel_corpus",
-    "BPETokenizer",
-    "HFBPETokenizer",
-    "train_bpe",
-    "load_shakespeare",
-    "shakespeare_plays",
-    "genre_passages",
-    "split_by_play",
-    "Play",
-    "Passage",
-    "time_call",
-    "peak_memory",
-    "key_value_lookup",
-    "LookupBatch",
-    "shifted_copy",
-    "IGNORE_INDEX",
-    "plot_attention",
-    "plot_training_curve",
-    "patchify",
-    "PatchEmbedding",
-    "ViTConfig",
-    "ViT",
-    "ViTForImageClassification",
-    "event_reports",
-    "EventReport",
-    "EVENT_KINDS",
-    "sentiment_reviews",
-    "Review",
-    "REVIEW_KINDS",
-    "topic_sentences",
-    "TopicSentence",
-    "TOPICS",
-    "TOPIC_WORDS",
-    "BERTForQuestionAnswering",
-    "QAOutput",
-    "QAEncoding",
-    "QASpans",
-    "encode_qa",
-    "best_spans",
-    "answer_questions",
-    "normalize_answer",
-    "qa_exact_match",
-    "qa_f1",
-    "squad_scores",
-    "make_biographies",
-    "Biography",
-    "QAExample",
-]
+# module (relative to this package) -> the public names it gives ``tl``, in the order the API
+# reference page lists them (scripts/build_api_page.py groups them by subpackage).
+_API: dict[str, tuple[str, ...]] = {
+    "modules.attention": ("scaled_dot_product_attention", "causal_mask", "padding_mask"),
+    "modules.multi_head_attention": ("MultiHeadAttention", "KVCache"),
+    "modules.positions": (
+        "SinusoidalPositionalEncoding",
+        "LearnedPositionalEmbedding",
+        "RotaryEmbedding",
+        "alibi_bias",
+        "alibi_slopes",
+    ),
+    "modules.norms": ("LayerNorm", "RMSNorm"),
+    "modules.layers": (
+        "FeedForward",
+        "SwiGLU",
+        "ResidualSublayer",
+        "EncoderLayer",
+        "Encoder",
+        "DecoderLayer",
+        "Decoder",
+    ),
+    "modules.lora": ("LoRALinear", "add_lora", "lora_parameters", "merge_lora"),
+    "data.tokenizers": ("CharTokenizer", "WordTokenizer"),
+    "data.bpe": ("BPETokenizer", "HFBPETokenizer", "train_bpe"),
+    "data.batching": ("pad_batch", "bucket_batches"),
+    "data.span_corruption": ("span_corruption",),
+    "datasets.tasks": ("key_value_lookup", "LookupBatch", "shifted_copy", "IGNORE_INDEX"),
+    "datasets.numbers": ("number_pairs", "train_test_numbers"),
+    "datasets.parallel_corpus": ("load_parallel_corpus",),
+    "datasets.shakespeare": (
+        "load_shakespeare",
+        "shakespeare_plays",
+        "genre_passages",
+        "split_by_play",
+        "Play",
+        "Passage",
+    ),
+    "datasets.news_reports": ("event_reports", "EventReport", "EVENT_KINDS"),
+    "datasets.reviews": ("sentiment_reviews", "Review", "REVIEW_KINDS"),
+    "datasets.topics": ("topic_sentences", "TopicSentence", "TOPICS", "TOPIC_WORDS"),
+    "datasets.biographies": ("make_biographies", "Biography", "QAExample"),
+    "evaluation.metrics": ("bleu", "chrf", "exact_match", "perplexity"),
+    "models.transformer": ("Transformer",),
+    "models.gpt.model": ("GPTConfig", "GPT", "GPTBlock", "GPTForSequenceClassification"),
+    "models.gpt.gguf": ("load_gguf", "load_smollm2", "smollm2_path", "GGUFTokenizer"),
+    "models.bert.model": (
+        "BERTConfig",
+        "BERT",
+        "BERTForMaskedLM",
+        "BERTForSequenceClassification",
+        "BERTOutput",
+        "mask_tokens",
+        "mean_pool",
+        "load_minilm",
+    ),
+    "models.question_answering": (
+        "BERTForQuestionAnswering",
+        "QAOutput",
+        "QAEncoding",
+        "QASpans",
+        "encode_qa",
+        "best_spans",
+        "answer_questions",
+        "normalize_answer",
+        "qa_exact_match",
+        "qa_f1",
+        "squad_scores",
+    ),
+    "models.vit": ("patchify", "PatchEmbedding", "ViTConfig", "ViT", "ViTForImageClassification"),
+    "generation.decoding": ("greedy_decode", "beam_search"),
+    "training.loop": ("train", "History"),
+    "training.optim": ("configure_optimizer", "parameter_groups"),
+    "training.schedules": ("warmup_schedule", "noam_schedule", "cosine_schedule"),
+    "training.distributed": (
+        "setup_distributed",
+        "DistributedInfo",
+        "is_main_process",
+        "is_distributed",
+        "get_rank",
+        "get_world_size",
+        "all_reduce_mean",
+        "cleanup",
+    ),
+    "utils.device": ("get_device",),
+    "utils.seeding": ("set_seed",),
+    "utils.checkpoint": ("save_checkpoint", "load_checkpoint", "checkpoint_exists"),
+    "utils.measure": ("time_call", "peak_memory"),
+    "utils.viz": ("plot_attention", "plot_training_curve"),
+}
+
+# Where each module lived before the library was split into subpackages (version 0.1 had one
+# flat folder). ``import transformer_lib.gpt``, ``from transformer_lib.vit import ViT`` and
+# ``tl.layers.POSITIONAL_KINDS`` keep working: the old name is another name of the same module
+# object (unless a public name took it: ``tl.span_corruption`` is the function).
+_OLD_PATHS: dict[str, str] = {
+    "attention": "modules.attention",
+    "multi_head_attention": "modules.multi_head_attention",
+    "positions": "modules.positions",
+    "norms": "modules.norms",
+    "layers": "modules.layers",
+    "lora": "modules.lora",
+    "bpe": "data.bpe",
+    "span_corruption": "data.span_corruption",
+    "tasks": "datasets.tasks",
+    "shakespeare": "datasets.shakespeare",
+    "news_reports": "datasets.news_reports",
+    "reviews": "datasets.reviews",
+    "topics": "datasets.topics",
+    "biographies": "datasets.biographies",
+    "metrics": "evaluation.metrics",
+    "transformer": "models.transformer",
+    "gpt": "models.gpt.model",
+    "gguf_file": "models.gpt.gguf",
+    "bert": "models.bert.model",
+    "question_answering": "models.question_answering",
+    "vit": "models.vit",
+    "pretrained": "models.pretrained",
+    "decoding": "generation.decoding",
+    "optim": "training.optim",
+    "schedules": "training.schedules",
+    "distributed": "training.distributed",
+    "device": "utils.device",
+    "seeding": "utils.seeding",
+    "checkpoint": "utils.checkpoint",
+    "measure": "utils.measure",
+    "viz": "utils.viz",
+}
+
+for _module, _names in _API.items():
+    _m = importlib.import_module(f".{_module}", __name__)
+    globals().update({name: getattr(_m, name) for name in _names})
+for _old, _new in _OLD_PATHS.items():
+    sys.modules[f"{__name__}.{_old}"] = sys.modules[f"{__name__}.{_new}"]
+    globals().setdefault(_old, sys.modules[f"{__name__}.{_new}"])
+del _module, _names, _m, _old, _new
+
+__all__ = [name for names in _API.values() for name in names]

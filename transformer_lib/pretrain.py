@@ -46,14 +46,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import distributed
-from .data import CharTokenizer
-from .gpt import GPT, GPTConfig
-from .optim import configure_optimizer
-from .schedules import cosine_schedule
-from .seeding import set_seed
-from .shakespeare import load_shakespeare
-from .training import History, train
+from .data.tokenizers import CharTokenizer
+from .datasets.shakespeare import load_shakespeare
+from .models.gpt.model import GPT, GPTConfig
+from .training import distributed
+from .training.loop import History, train
+from .training.optim import configure_optimizer
+from .training.schedules import cosine_schedule
+from .utils.seeding import set_seed
 
 __all__ = ["DEFAULTS", "load_config", "run", "main"]
 

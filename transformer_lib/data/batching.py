@@ -1,0 +1,73 @@
+"""Batching variable-length sequences: right padding and length-bucketed batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = ["pad_batch", "bucket_batches"]
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> Tensor:
+    """Stack sequences of different lengths into a ``LongTensor (B, T_max)``, right-padded.
+
+    Pair it with ``padding_mask(lengths, T_max)`` so attention ignores the padding.
+
+    Raises:
+        TypeError: ``sequences`` is a string or not sized, or holds non-integer ids.
+        ValueError: ``sequences`` is empty, ``pad_id`` is not an int.
+    """
+    if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
+        raise TypeError(
+            f"sequences must be a sequence of id sequences, but got {type(sequences).__name__}"
+        )
+    if len(sequences) == 0:
+        raise ValueError("sequences must hold at least one sequence, but is empty")
+    if isinstance(pad_id, bool) or not isinstance(pad_id, int):  # -100 pads labels
+        raise ValueError(f"pad_id must be an int, but got {pad_id!r}")
+    max_len = max(len(s) for s in sequences)
+    out = torch.full((len(sequences), max_len), pad_id, dtype=torch.long)
+    for i, seq in enumerate(sequences):
+        if len(seq):
+            # Converted without a dtype first: casting to long would truncate 1.5 to 1 silently.
+            row = torch.as_tensor(seq)
+            if row.dtype.is_floating_point or row.dtype.is_complex or row.dtype == torch.bool:
+                raise TypeError(f"sequences must hold integer ids, but sequence {i} is {row.dtype}")
+            out[i, : len(seq)] = row
+    return out
+
+
+def bucket_batches(
+    lengths: Sequence[int],
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+    pool_batches: int = 50,
+) -> list[list[int]]:
+    """Split indices ``0..N-1`` into batches of examples of similar length, in random order.
+
+    Padding a batch to its longest sequence wastes compute on pad tokens; grouping similar
+    lengths avoids that. Indices are shuffled, cut into pools of ``pool_batches`` batches,
+    sorted by length within each pool and cut into batches; the batch order is shuffled so
+    the model does not see short batches first. Sorting within pools rather than globally
+    keeps some randomness in which examples share a batch.
+
+    Returns a list of index lists; every index appears exactly once, the last batch of each
+    pool may be smaller.
+    """
+    if isinstance(lengths, (str, bytes)) or not hasattr(lengths, "__len__"):
+        raise TypeError(f"lengths must be a sequence of ints, but got {type(lengths).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, but got {batch_size!r}")
+    if isinstance(pool_batches, bool) or not isinstance(pool_batches, int) or pool_batches < 1:
+        raise ValueError(f"pool_batches must be a positive int, but got {pool_batches!r}")
+    n = len(lengths)
+    order = torch.randperm(n, generator=generator).tolist()
+    pool = batch_size * pool_batches
+    batches = []
+    for start in range(0, n, pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]

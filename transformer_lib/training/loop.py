@@ -1,0 +1,488 @@
+"""A small training loop: progress bar, gradient accumulation, mixed precision, evaluation
+hooks, resumable checkpoints, ``torch.compile`` and data-parallel runs (chapters 1, 5 and 7).
+
+The loop never waits for the GPU inside a step: the losses stay on the device and are copied
+to the host together every ``log_every`` steps (see :func:`train`).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..utils.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+
+__all__ = ["train", "History"]
+
+_WARNED_NO_TQDM = False
+
+
+class History(list):
+    """The per-step losses (a plain ``list`` of floats) plus the evaluations made on the way.
+
+    ``evals`` is a list of ``(step, metrics)`` pairs, ``step`` counting optimisation steps
+    done (1-based: the evaluation after the first step has ``step == 1``).
+    ``checkpoints`` lists the steps at which this process wrote a checkpoint (in a
+    distributed run only rank 0 writes, so it stays empty on the other ranks).
+    """
+
+    def __init__(self, losses=(), evals=()):
+        super().__init__(losses)
+        self.evals: list[tuple[int, dict[str, float]]] = list(evals)
+        self.checkpoints: list[int] = []
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The plain model inside ``torch.compile`` and ``DistributedDataParallel`` wrappers.
+
+    Checkpoints hold the plain model's state dict, so that they load into any model of the
+    same architecture, wrapped or not (a wrapper's keys carry a ``_orig_mod.`` or ``module.``
+    prefix).
+    """
+    while True:
+        if hasattr(model, "_orig_mod") and isinstance(model._orig_mod, nn.Module):
+            model = model._orig_mod  # torch.compile's OptimizedModule
+        elif isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        else:
+            return model
+
+
+def _find_ddp(model: nn.Module) -> nn.parallel.DistributedDataParallel | None:
+    """The ``DistributedDataParallel`` wrapper in ``model``'s chain of wrappers, if any."""
+    while True:
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            return model
+        inner = getattr(model, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return None
+        model = inner
+
+
+def _dist_rank_and_size() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process; ``(0, 1)`` outside a distributed run."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _encode_state(state: Tensor) -> str:
+    """A byte tensor (an RNG state) as base64 text, to store it in a checkpoint's JSON."""
+    return base64.b64encode(state.cpu().numpy().tobytes()).decode("ascii")
+
+
+def _decode_state(text: str) -> Tensor:
+    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8).clone()
+
+
+def _local_rng() -> dict[str, Any]:
+    """This process's PyTorch RNG states (CPU, and its current CUDA device if in use)."""
+    state: dict[str, Any] = {"torch": _encode_state(torch.get_rng_state()), "cuda": None}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = _encode_state(torch.cuda.get_rng_state())
+    return state
+
+
+def _gather_rank_rngs(world_size: int) -> list[dict[str, Any]]:
+    """Every rank's RNG states, gathered on every rank (a collective: all ranks must call)."""
+    states: list[Any] = [None] * world_size
+    torch.distributed.all_gather_object(states, _local_rng())
+    return states
+
+
+def _restore_rank_rng(states: Any, rank: int, world_size: int) -> None:
+    """Give this rank back its own RNG stream (the checkpoint's main state is rank 0's)."""
+    if not isinstance(states, list) or len(states) != world_size:
+        saved = len(states) if isinstance(states, list) else 1
+        warnings.warn(
+            f"the checkpoint was written by a run of {saved} process(es), this run has "
+            f"{world_size}: it continues, but will not repeat an uninterrupted run exactly",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return
+    mine = states[rank]
+    torch.set_rng_state(_decode_state(mine["torch"]))
+    if mine.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(_decode_state(mine["cuda"]))
+
+
+def _first_tensor(obj: Any) -> Tensor | None:
+    """The first tensor in a (nested) batch, to learn which device the batch lives on."""
+    if isinstance(obj, Tensor):
+        return obj
+    if isinstance(obj, Mapping):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            found = _first_tensor(item)
+            if found is not None:
+                return found
+    return None
+
+
+_AMP_NAMES = ("bfloat16", "bf16", "float16", "fp16", "half")
+
+
+def _check_amp(amp: Any) -> None:
+    if not isinstance(amp, bool) and amp not in _AMP_NAMES:
+        raise ValueError(f"amp must be a bool, 'bfloat16' or 'float16', but got {amp!r}")
+
+
+def _amp_dtype(amp: bool | str, device_type: str) -> torch.dtype | None:
+    """The autocast dtype for ``amp`` on ``device_type``, or None to run in full precision."""
+    _check_amp(amp)
+    if amp is False:
+        return None
+    if amp is True:
+        dtype = torch.float16 if device_type == "cuda" else torch.bfloat16
+    else:
+        dtype = torch.bfloat16 if amp in ("bfloat16", "bf16") else torch.float16
+    try:
+        available = torch.amp.is_autocast_available(device_type)
+    except AttributeError:  # older PyTorch: autocast exists for these two
+        available = device_type in ("cpu", "cuda")
+    if not available or (device_type == "cpu" and dtype == torch.float16):
+        warnings.warn(
+            f"amp={amp!r} is not supported on {device_type}; training in full precision",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return dtype
+
+
+def _progress_bar(total: int, initial: int, desc: str):
+    global _WARNED_NO_TQDM
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        if not _WARNED_NO_TQDM:
+            warnings.warn("tqdm is not installed; training without a progress bar", stacklevel=3)
+            _WARNED_NO_TQDM = True
+        return None
+    # The plain text bar works in terminals and notebooks alike, without ipywidgets.
+    return tqdm(total=total, initial=initial, desc=desc, mininterval=1.0)
+
+
+def _check_positive(name: str, value: Any, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, but got {value!r}")
+
+
+def train(
+    model: nn.Module,
+    get_batch: Callable[[int], Any],
+    loss_fn: Callable[[nn.Module, Any], Tensor],
+    optimizer: torch.optim.Optimizer,
+    *,
+    steps: int,
+    clip_grad_norm: float | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    progress: bool = True,
+    desc: str = "training",
+    accumulation_steps: int = 1,
+    amp: bool | str = False,
+    compile: bool = False,
+    eval_fn: Callable[[nn.Module], Mapping[str, float]] | None = None,
+    eval_every: int | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = True,
+    log_every: int = 10,
+) -> History:
+    """Run ``steps`` optimisation steps and return the loss of each step.
+
+    Args:
+        model: put in training mode for the run (and left there). It may be wrapped in
+            ``torch.compile`` or ``DistributedDataParallel``; checkpoints always hold the
+            plain model inside.
+        get_batch: ``get_batch(step)`` returns the batch for that step. With gradient
+            accumulation it is called ``accumulation_steps`` times per optimisation step,
+            with the micro-batch index ``step * accumulation_steps + i``. To resume a run
+            exactly, it must be a pure function of its argument (e.g. draw from a generator
+            seeded with it), since a resumed run does not replay the earlier calls.
+        loss_fn: ``loss_fn(model, batch)`` returns a scalar loss tensor (the batch mean).
+        optimizer: steps once per optimisation step (see ``configure_optimizer`` for AdamW
+            with weight decay on the matrices only, fused where PyTorch supports it).
+        steps: number of optimisation steps (in total, counting those of a resumed run).
+        clip_grad_norm: clip the global gradient norm to this value, if given.
+        scheduler: stepped once per optimisation step, if given.
+        progress: show a ``tqdm`` progress bar with the running loss (none, with a warning,
+            if tqdm is not installed).
+        desc: the progress bar's label.
+        accumulation_steps: micro-batches per optimisation step. Their losses are averaged,
+            so ``k`` micro-batches of size ``b`` give the same update as one batch of
+            ``k * b`` (for a model without batch-dependent layers such as dropout or
+            batch norm): a big effective batch in the memory of a small one. Under
+            ``DistributedDataParallel`` the gradients are all-reduced once per optimisation
+            step, after the last micro-batch, not after each.
+        amp: mixed precision with ``torch.autocast`` on the batch's device. ``True`` picks
+            bfloat16 on CPU (and other devices) and float16 on CUDA, where a
+            ``torch.amp.GradScaler`` scales the loss so small float16 gradients do not
+            underflow; ``"bfloat16"`` or ``"float16"`` choose explicitly. Where autocast
+            does not support the device or dtype, a warning is given and the run is in full
+            precision. Weights and optimizer state stay in float32. (The scaler must know
+            whether a step's gradients overflowed; with a fused optimizer, such as the AdamW
+            of ``configure_optimizer`` on CUDA, the check happens on the GPU, otherwise it
+            makes the host wait for the GPU once per step.)
+        compile: run the training steps through ``torch.compile(model)``: the first steps
+            are slow while it compiles, the later ones faster on a GPU. The same as passing
+            ``torch.compile(model)`` yourself; ``eval_fn`` gets the uncompiled model, so that
+            evaluation (other shapes, no gradients) does not trigger a second compilation.
+        eval_fn: ``eval_fn(model) -> {"name": value}`` run with the model in eval mode and
+            gradients off; the model is back in training mode afterwards.
+        eval_every: evaluate after every ``eval_every`` optimisation steps and after the last
+            one; without it, ``eval_fn`` runs once at the end.
+        checkpoint_path: a directory to save checkpoints to (see ``save_checkpoint``): every
+            ``checkpoint_every`` steps, if given, and after the last step. Saving is atomic.
+        checkpoint_every: steps between checkpoints.
+        resume: if a checkpoint exists at ``checkpoint_path``, load the model, optimizer,
+            scheduler, grad-scaler and RNG states and the history from it and continue from
+            its step. A resumed run then gives the same per-step losses as one that was never
+            interrupted (on the same machine, with a pure ``get_batch``), even when the
+            process was killed in the middle of writing a checkpoint (the previous one is
+            then loaded). A damaged checkpoint raises ``ValueError`` rather than silently
+            starting over.
+        log_every: steps between copies of the losses from the device to the host, which
+            also update the progress bar's loss and check that the loss is finite. Reading a
+            loss (``loss.item()``) makes the host wait until the GPU has computed it, so the
+            loop reads them only every ``log_every`` steps, at evaluations and checkpoints,
+            and at the end; meanwhile the host queues the next steps' work.
+
+    Distributed runs: when ``torch.distributed`` is initialised (e.g. under ``torchrun``,
+    see ``transformer_lib.training.distributed``), every rank runs this loop on its own batches with
+    the model wrapped in ``DistributedDataParallel``. Each step's loss in the history is the
+    mean over the ranks (the loss of the whole global batch), the same on every rank. Only
+    rank 0 shows the progress bar and writes checkpoints (with every rank's RNG state);
+    every rank resumes from them. ``eval_fn`` runs on every rank, so it may use collectives.
+
+    Returns:
+        ``History``: a list of per-step losses (floats), with the evaluations in ``.evals``.
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite. It is found when the losses are
+            next copied to the host, so up to ``log_every - 1`` further steps may have run;
+            the message names the first step with a non-finite loss.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, but got {type(model).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer, but got {type(optimizer).__name__}"
+        )
+    for name, fn in (("get_batch", get_batch), ("loss_fn", loss_fn)):
+        if not callable(fn):
+            raise TypeError(f"{name} must be callable, but got {type(fn).__name__}")
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise TypeError(
+            f"scheduler must be a learning-rate scheduler (with .step()) or None, "
+            f"but got {type(scheduler).__name__}"
+        )
+    if clip_grad_norm is not None and not (
+        isinstance(clip_grad_norm, (int, float))
+        and not isinstance(clip_grad_norm, bool)
+        and clip_grad_norm > 0
+    ):
+        raise ValueError(
+            f"clip_grad_norm must be a positive number or None, but got {clip_grad_norm!r}"
+        )
+    _check_positive("steps", steps)
+    _check_positive("accumulation_steps", accumulation_steps)
+    _check_positive("eval_every", eval_every, allow_none=True)
+    _check_positive("checkpoint_every", checkpoint_every, allow_none=True)
+    _check_positive("log_every", log_every)
+    _check_amp(amp)
+    if not isinstance(compile, bool):
+        raise ValueError(f"compile must be True or False, but got {compile!r}")
+    if eval_every is not None and eval_fn is None:
+        raise ValueError("eval_every is given but eval_fn is None")
+    if checkpoint_every is not None and checkpoint_path is None:
+        raise ValueError("checkpoint_every is given but checkpoint_path is None")
+
+    rank, world_size = _dist_rank_and_size()
+    plain = _unwrap(model)  # what checkpoints hold
+    ddp = _find_ddp(model)
+    step_model = torch.compile(model) if compile else model
+    eval_model = _unwrap(model) if compile else model
+
+    history = History()
+    start = 0
+    amp_state: dict[str, Any] = {"ready": False, "dtype": None, "device": "cpu", "scaler": None}
+
+    def setup_amp(batch: Any) -> None:
+        # Decided from the first batch, whose device is where the computation happens.
+        if amp_state["ready"]:
+            return
+        tensor = _first_tensor(batch)
+        if tensor is None:
+            tensor = next(model.parameters(), None)
+        device_type = tensor.device.type if tensor is not None else "cpu"
+        amp_state.update(ready=True, device=device_type, dtype=_amp_dtype(amp, device_type))
+        if amp_state["dtype"] == torch.float16:
+            # float16's narrow range needs loss scaling; bfloat16 has float32's range.
+            amp_state["scaler"] = torch.amp.GradScaler(device_type)
+
+    if checkpoint_path is not None and resume and checkpoint_exists(checkpoint_path):
+        # A scaler must exist before loading its state; it only exists for float16 runs.
+        if amp:
+            device = next(model.parameters()).device
+            amp_state.update(ready=True, device=device.type, dtype=_amp_dtype(amp, device.type))
+            if amp_state["dtype"] == torch.float16:
+                amp_state["scaler"] = torch.amp.GradScaler(device.type)
+        info = load_checkpoint(
+            checkpoint_path,
+            plain,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            scaler=amp_state["scaler"],
+            restore_rng=True,
+        )
+        start = info["step"]
+        extra = info.get("extra") or {}
+        history = History(
+            extra.get("losses", []), [(s, dict(m)) for s, m in extra.get("evals", [])]
+        )
+        if world_size > 1:
+            _restore_rank_rng(extra.get("rank_rngs"), rank, world_size)
+        if start > steps:
+            raise ValueError(
+                f"the checkpoint at {checkpoint_path} is at step {start}, past steps={steps}"
+            )
+
+    # Losses still on the device: one detached scalar per micro-batch, oldest first, for the
+    # steps from `pending_from` on. Reading them forces a host-device sync, so it is batched.
+    pending: list[Tensor] = []
+    pending_from = start
+
+    def flush() -> None:
+        nonlocal pending_from
+        if not pending:
+            return
+        stacked = torch.stack(pending)
+        pending.clear()
+        if world_size > 1:
+            # The mean over the ranks: the loss of the whole global batch, equal on every rank.
+            if stacked.dtype in (torch.float16, torch.bfloat16):
+                stacked = stacked.float()
+            torch.distributed.all_reduce(stacked)
+            stacked = stacked / world_size
+        values = stacked.tolist()  # one copy to the host for many steps
+        for i in range(0, len(values), accumulation_steps):
+            # Summed in Python floats in micro-batch order, as loss.item() per step would be.
+            total = 0.0
+            for value in values[i : i + accumulation_steps]:
+                total += value
+            history.append(total / accumulation_steps)
+            if not math.isfinite(history[-1]):
+                raise FloatingPointError(f"the loss became {history[-1]} at step {pending_from}")
+            pending_from += 1
+
+    def evaluate(step: int) -> None:
+        eval_model.eval()
+        try:
+            with torch.no_grad():
+                metrics = {k: float(v) for k, v in eval_fn(eval_model).items()}
+        finally:
+            eval_model.train()
+        history.evals.append((step, metrics))
+        if bar is not None:
+            bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
+    def checkpoint(step: int) -> None:
+        extra: dict[str, Any] = {"losses": list(history), "evals": history.evals}
+        if world_size > 1:
+            # Each rank draws its own dropout masks; to resume exactly, each needs its stream.
+            extra["rank_rngs"] = _gather_rank_rngs(world_size)
+        if rank != 0:
+            return
+        save_checkpoint(
+            checkpoint_path,
+            plain,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            scaler=amp_state["scaler"],
+            step=step,
+            extra=extra,
+        )
+        history.checkpoints.append(step)
+
+    show = progress and start < steps and rank == 0
+    bar = _progress_bar(steps, start, desc) if show else None
+    model.train()
+    try:
+        for step in range(start, steps):
+            optimizer.zero_grad(set_to_none=True)
+            for micro in range(accumulation_steps):
+                batch = get_batch(step * accumulation_steps + micro)
+                setup_amp(batch)
+                dtype, scaler = amp_state["dtype"], amp_state["scaler"]
+                autocast = (
+                    torch.autocast(amp_state["device"], dtype=dtype)
+                    if dtype is not None
+                    else nullcontext()
+                )
+                # Under DDP, all-reduce the gradients only after the last micro-batch.
+                last = micro == accumulation_steps - 1
+                no_sync = ddp.no_sync() if ddp is not None and not last else nullcontext()
+                with no_sync:
+                    with autocast:
+                        loss = loss_fn(step_model, batch)
+                    if not isinstance(loss, Tensor):
+                        raise TypeError(
+                            f"loss_fn must return a scalar tensor, but returned "
+                            f"{type(loss).__name__}"
+                        )
+                    if loss.ndim != 0:
+                        raise ValueError(
+                            f"loss_fn must return a scalar, but returned shape {loss.shape}"
+                        )
+                    # Dividing each micro-batch loss makes the summed gradients their mean.
+                    scaled = loss.float() / accumulation_steps
+                    (scaler.scale(scaled) if scaler is not None else scaled).backward()
+                pending.append(loss.detach())  # no .item(): that would wait for the device
+            if scaler is not None:
+                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+            if clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+            if scaler is not None:
+                scaler.step(optimizer)  # skips the step if the gradients overflowed
+                scaler.update()
+            else:
+                optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            done = step + 1
+            if bar is not None:
+                bar.update(1)
+            do_eval = eval_fn is not None and (
+                done == steps or (eval_every is not None and done % eval_every == 0)
+            )
+            do_checkpoint = checkpoint_path is not None and (
+                done == steps or (checkpoint_every is not None and done % checkpoint_every == 0)
+            )
+            if done % log_every == 0 or done == steps or do_eval or do_checkpoint:
+                flush()
+                if bar is not None:
+                    recent = history[-10:]
+                    # refresh=False: redraw only every `mininterval`, not at every postfix change
+                    bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", refresh=False)
+            if do_eval:
+                evaluate(done)
+            if do_checkpoint:
+                checkpoint(done)
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
