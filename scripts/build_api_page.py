@@ -29,7 +29,12 @@ def first_paragraph(module) -> str:
 def directive(name: str) -> list[str]:
     o = getattr(tl, name)
     if inspect.isclass(o):
-        return ["```{eval-rst}", f".. autoclass:: {name}", "   :members:", "```", ""]
+        options = ["   :members:"]
+        # Methods a model gets from the library's mixins (GPT.generate, save_pretrained, ...)
+        # are documented with it; those of torch.nn.Module are not.
+        if any(c.__module__.startswith("transformer_lib") for c in o.__mro__[1:]):
+            options.append("   :inherited-members: Module")
+        return ["```{eval-rst}", f".. autoclass:: {name}", *options, "```", ""]
     if callable(o):
         return ["```{eval-rst}", f".. autofunction:: {name}", "```", ""]
     return ["```{eval-rst}", f".. autodata:: {name}", "```", ""]

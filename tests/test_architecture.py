@@ -176,3 +176,20 @@ def test_old_module_attributes_still_resolve():
     assert tl.layers is tl.modules.layers
     assert tl.gpt.GPT is tl.GPT
     assert tl.span_corruption is tl.data.span_corruption.span_corruption  # the function wins
+
+
+def test_no_module_imports_another_modules_private_names():
+    """Private helpers shared between modules live in private modules (``utils/_checks.py``);
+    a ``_name`` imported from anywhere else couples two modules through an internal detail."""
+    found = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            module = node.module or ""
+            if module.split(".")[-1].startswith("_"):
+                continue  # a private module: its names are there to be shared
+            private = [a.name for a in node.names if a.name.startswith("_")]
+            if private and (node.level or module.startswith("transformer_lib")):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {module}: {private}")
+    assert not found, "private names imported across modules:\n" + "\n".join(found)

@@ -36,13 +36,13 @@ import torch
 from torch import nn
 
 import transformer_lib as tl
-from transformer_lib.models.bert.model import (
+from transformer_lib.models.bert import (
     BERT,
     BERTConfig,
     BERTForMaskedLM,
     BERTForSequenceClassification,
 )
-from transformer_lib.models.gpt.model import GPT, GPTBlock, GPTConfig
+from transformer_lib.models.gpt import GPT, GPTBlock, GPTConfig
 
 META = torch.device("meta")
 

@@ -67,7 +67,7 @@ def _dataset(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def make_run(seed: int = 0):
     """A seeded model, optimizer, scheduler and ``get_batch`` (a pure function of the index,
     shuffling the examples anew every epoch, as exact resumption needs)."""
-    from transformer_lib.models.gpt.model import GPT, GPTConfig
+    from transformer_lib.models.gpt import GPT, GPTConfig
     from transformer_lib.training.schedules import cosine_schedule
     from transformer_lib.utils.seeding import set_seed
 

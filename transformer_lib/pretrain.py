@@ -53,6 +53,7 @@ from .training import distributed
 from .training.loop import History, train
 from .training.optim import configure_optimizer
 from .training.schedules import cosine_schedule
+from .utils._checks import is_int, is_number
 from .utils.seeding import set_seed
 
 __all__ = ["DEFAULTS", "load_config", "run", "main"]
@@ -100,14 +101,6 @@ def _fail(key: str, expected: str, value: Any) -> None:
     raise ValueError(f"config key {key!r} must be {expected}, but is {value!r}")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def load_config(source: str | os.PathLike | dict[str, Any] | None = None) -> dict[str, Any]:
     """The full, checked config: ``DEFAULTS`` updated with ``source`` (a JSON file or dict).
 
@@ -139,35 +132,35 @@ def load_config(source: str | os.PathLike | dict[str, Any] | None = None) -> dic
 
 def _check(c: dict[str, Any]) -> None:
     for key in ("batch_size", "block_size", "accumulation_steps", "steps"):
-        if not _is_int(c[key]) or c[key] < 1:
+        if not is_int(c[key]) or c[key] < 1:
             _fail(key, "an int >= 1", c[key])
     for key in ("eval_interval", "eval_batches"):
-        if not _is_int(c[key]) or c[key] < 1:
+        if not is_int(c[key]) or c[key] < 1:
             _fail(key, "an int >= 1", c[key])
     if c["checkpoint_interval"] is not None and (
-        not _is_int(c["checkpoint_interval"]) or c["checkpoint_interval"] < 1
+        not is_int(c["checkpoint_interval"]) or c["checkpoint_interval"] < 1
     ):
         _fail("checkpoint_interval", "an int >= 1 or null", c["checkpoint_interval"])
-    if not _is_int(c["warmup_steps"]) or not 0 <= c["warmup_steps"] <= c["steps"]:
+    if not is_int(c["warmup_steps"]) or not 0 <= c["warmup_steps"] <= c["steps"]:
         _fail("warmup_steps", f"an int in [0, steps={c['steps']}]", c["warmup_steps"])
-    if not _is_int(c["seed"]):
+    if not is_int(c["seed"]):
         _fail("seed", "an int", c["seed"])
-    if not _is_number(c["lr"]) or not c["lr"] > 0:
+    if not is_number(c["lr"]) or not c["lr"] > 0:
         _fail("lr", "a number > 0", c["lr"])
-    if not _is_number(c["min_lr_factor"]) or not 0 <= c["min_lr_factor"] <= 1:
+    if not is_number(c["min_lr_factor"]) or not 0 <= c["min_lr_factor"] <= 1:
         _fail("min_lr_factor", "a number in [0, 1]", c["min_lr_factor"])
-    if not _is_number(c["weight_decay"]) or c["weight_decay"] < 0:
+    if not is_number(c["weight_decay"]) or c["weight_decay"] < 0:
         _fail("weight_decay", "a number >= 0", c["weight_decay"])
     betas = c["betas"]
     if (
         not isinstance(betas, (list, tuple))
         or len(betas) != 2
-        or not all(_is_number(b) and 0 <= b < 1 for b in betas)
+        or not all(is_number(b) and 0 <= b < 1 for b in betas)
     ):
         _fail("betas", "a list of two numbers in [0, 1)", betas)
-    if c["grad_clip"] is not None and (not _is_number(c["grad_clip"]) or c["grad_clip"] <= 0):
+    if c["grad_clip"] is not None and (not is_number(c["grad_clip"]) or c["grad_clip"] <= 0):
         _fail("grad_clip", "a number > 0 or null", c["grad_clip"])
-    if not _is_number(c["val_fraction"]) or not 0 < c["val_fraction"] < 1:
+    if not is_number(c["val_fraction"]) or not 0 < c["val_fraction"] < 1:
         _fail("val_fraction", "a number in (0, 1)", c["val_fraction"])
     if c["amp"] not in (False, True, "bfloat16", "float16"):
         _fail("amp", 'false, true, "bfloat16" or "float16"', c["amp"])
@@ -198,7 +191,7 @@ def _check(c: dict[str, Any]) -> None:
             f"config key 'model' has unknown fields {unknown}; GPTConfig has {sorted(fields)}"
         )
     max_len = model.get("max_len", c["block_size"])
-    if _is_int(max_len) and max_len < c["block_size"]:
+    if is_int(max_len) and max_len < c["block_size"]:
         raise ValueError(
             f"config key 'model' has max_len={max_len}, shorter than block_size="
             f"{c['block_size']}: the model could not read a whole training sequence"
@@ -272,7 +265,7 @@ def run(
         validation loss after the last step done, and that step.
     """
     c = load_config(config)
-    if stop_after is not None and (not _is_int(stop_after) or stop_after < 1):
+    if stop_after is not None and (not is_int(stop_after) or stop_after < 1):
         raise ValueError(f"stop_after must be an int >= 1 or None, but got {stop_after!r}")
     last = c["steps"] if stop_after is None else min(stop_after, c["steps"])
     info = distributed.setup_distributed(device=c["device"])

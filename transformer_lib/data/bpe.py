@@ -41,6 +41,8 @@ from numbers import Integral
 from pathlib import Path
 from typing import Any
 
+from ..utils._checks import is_int
+
 __all__ = [
     "WORD_PATTERN",
     "BPETokenizer",
@@ -163,7 +165,7 @@ def _check_ids(ids: Iterable[int] | Any, size: int) -> list[int]:
 
 def _check_vocab_size(vocab_size: object, specials: tuple[str, ...]) -> int:
     minimum = 256 + len(specials)
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < minimum:
+    if not is_int(vocab_size) or vocab_size < minimum:
         raise ValueError(
             f"vocab_size must be an int >= {minimum} (256 bytes + {len(specials)} special "
             f"tokens), but got {vocab_size!r}"
@@ -210,7 +212,7 @@ class BPETokenizer:
         a, b = pair
         for i in (a, b):
             # A merge may only use ids that exist before it: specials are never merged.
-            if isinstance(i, bool) or not isinstance(i, int) or not self._offset <= i < len(self):
+            if not is_int(i) or not self._offset <= i < len(self):
                 raise ValueError(f"merge {tuple(pair)} uses id {i!r}, not a byte or earlier token")
         new_id = len(self.vocab)
         self._rank[(a, b)] = len(self.merges)

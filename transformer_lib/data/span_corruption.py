@@ -20,13 +20,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..utils._checks import is_int
+
 __all__ = ["span_corruption"]
 
 
 def _as_ids(ids: object) -> Tensor:
     """``ids`` as a 1-D integer tensor, or a named error."""
     if isinstance(ids, list | tuple):
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        if not all(is_int(i) for i in ids):
             raise TypeError("ids must be a list of ints or a 1-D integer tensor, but got a list "
                             "holding something else")  # fmt: skip
         ids = torch.tensor(ids, dtype=torch.long)
@@ -51,9 +53,7 @@ def _as_sentinels(sentinel_ids: object) -> list[int]:
                 f"tensor of shape {tuple(sentinel_ids.shape)} and dtype {sentinel_ids.dtype}"
             )
         sentinel_ids = sentinel_ids.tolist()
-    if not isinstance(sentinel_ids, Sequence) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in sentinel_ids
-    ):
+    if not isinstance(sentinel_ids, Sequence) or not all(is_int(i) for i in sentinel_ids):
         raise TypeError(f"sentinel_ids must be a sequence of ints, but got {sentinel_ids!r}")
     if len(set(sentinel_ids)) != len(sentinel_ids):
         raise ValueError(f"sentinel_ids must be distinct, but got {list(sentinel_ids)}")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from torch import Tensor
 
+from ..utils._checks import is_int
+
 __all__ = ["CharTokenizer", "WordTokenizer"]
 
 
@@ -154,11 +156,9 @@ class WordTokenizer:
     ):
         if isinstance(texts, str):
             raise TypeError("texts must be an iterable of strings, not one string")
-        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+        if not is_int(min_count) or min_count < 1:
             raise ValueError(f"min_count must be an int >= 1, but got {min_count!r}")
-        if max_size is not None and (
-            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0
-        ):
+        if max_size is not None and (not is_int(max_size) or max_size < 0):
             raise ValueError(f"max_size must be an int >= 0 or None, but got {max_size!r}")
         counts: Counter[str] = Counter()
         for text in texts:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 
+from ..utils._checks import is_int, is_number
+
 __all__ = ["QAExample", "Biography", "ATTRIBUTES", "QUESTION_TEMPLATES", "make_biographies"]
 
 #: The facts a biography may give about a person.
@@ -129,12 +131,12 @@ class Biography:
 
 
 def _check_int(name: str, value: object, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+    if not is_int(value) or value < low:
         raise ValueError(f"{name} must be an int >= {low}, but got {value!r}")
 
 
 def _check_prob(name: str, value: object) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+    if not is_number(value) or not 0 <= value <= 1:
         raise ValueError(f"{name} must be a float in [0, 1], but got {value!r}")
 
 

@@ -15,6 +15,11 @@ differently from the report::
 Entities come from ``faker`` (names drawn once, from a fixed seed, into a small pool, so that
 train and test sets share a vocabulary and differ in how they combine it) and amounts are
 spelt out by ``num2words``; the headline gives them in digits.
+
+A new kind of event is a *maker* ``(rng, pools) -> (main sentence, distractors, headline,
+facts, wrong facts)`` registered in ``MAKERS`` and named in ``EVENT_KINDS``; ``number_words``,
+``distinct_names``, ``COMPANY_SUFFIXES`` and ``DAYS`` are the parts the makers share
+(chapter 8's exercise 3 writes one).
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ import re
 from functools import cache, lru_cache
 from typing import NamedTuple
 
+from ..utils._checks import is_int
+
 __all__ = ["EventReport", "EVENT_KINDS", "event_reports"]
 
 EVENT_KINDS = ("acquisition", "appointment", "match")
 """The kinds of event, in the order :func:`event_reports` cycles through them."""
 
-_COMPANY_SUFFIXES = ("Group", "Holdings", "Labs", "Systems", "Partners", "Industries")
+COMPANY_SUFFIXES = ("Group", "Holdings", "Labs", "Systems", "Partners", "Industries")
 _TEAM_SUFFIXES = ("United", "Rovers", "City", "Athletic", "Wanderers")
 _ROLES = ("chief executive", "finance chief", "chairman", "head of research", "president")
 
@@ -81,14 +88,14 @@ def _pools() -> _Pools:
 
 
 @cache
-def _words(n: int) -> str:
+def number_words(n: int) -> str:
     """``42`` -> ``"forty-two"`` (cached: num2words is slow next to everything else here)."""
     from num2words import num2words
 
     return num2words(n)
 
 
-def _distinct(rng: random.Random, pool: tuple[str, ...], suffixes: tuple[str, ...], k: int):
+def distinct_names(rng: random.Random, pool: tuple[str, ...], suffixes: tuple[str, ...], k: int):
     """``k`` names "<Last> <Suffix>" with different last names.
 
     Each surname has one fixed suffix (a company is always "Fisher Group", never also
@@ -98,10 +105,10 @@ def _distinct(rng: random.Random, pool: tuple[str, ...], suffixes: tuple[str, ..
 
 
 def _acquisition(rng: random.Random, pools: _Pools):
-    buyer, target, other = _distinct(rng, pools.last, _COMPANY_SUFFIXES, 3)
+    buyer, target, other = distinct_names(rng, pools.last, COMPANY_SUFFIXES, 3)
     amount, other_amount = rng.sample(range(2, 100), 2)
-    words, other_words = _words(amount), _words(other_amount)
-    day, city = rng.choice(_DAYS), rng.choice(pools.cities)
+    words, other_words = number_words(amount), number_words(other_amount)
+    day, city = rng.choice(DAYS), rng.choice(pools.cities)
     founder = f"{rng.choice(pools.first)} {rng.choice(pools.last)}"
     main = rng.choice((
         f"{buyer} said on {day} that it would buy {target} for {words} million dollars.",
@@ -109,7 +116,7 @@ def _acquisition(rng: random.Random, pools: _Pools):
         f"In a deal worth {words} million dollars, {buyer} is buying its rival {target}.",
         f"{target} is to be bought by {buyer} for {words} million dollars, the two firms said.",
     ))  # fmt: skip
-    percent = _words(rng.randrange(2, 20))
+    percent = number_words(rng.randrange(2, 20))
     distractors = [
         f"Last year {other} paid {other_words} million dollars for a smaller rival.",
         f"{target} was founded in {city} in {rng.randrange(1950, 2020)}.",
@@ -123,10 +130,10 @@ def _acquisition(rng: random.Random, pools: _Pools):
 
 
 def _appointment(rng: random.Random, pools: _Pools):
-    company, other = _distinct(rng, pools.last, _COMPANY_SUFFIXES, 2)
+    company, other = distinct_names(rng, pools.last, COMPANY_SUFFIXES, 2)
     firsts, lasts = rng.sample(pools.first, 3), rng.sample(pools.last, 3)
     person, old, spokesperson = (f"{f} {la}" for f, la in zip(firsts, lasts, strict=True))
-    role, day = rng.choice(_ROLES), rng.choice(_DAYS)
+    role, day = rng.choice(_ROLES), rng.choice(DAYS)
     main = rng.choice((
         f"{company} has named {person} as its new {role}.",
         f"{person} will become {role} of {company}, the company said on {day}.",
@@ -134,7 +141,7 @@ def _appointment(rng: random.Random, pools: _Pools):
         f"{person} has been appointed {role} at {company}.",
     ))  # fmt: skip
     spans = ((3, 30), (2, 15), (2, 40), (2, 20))
-    years, tenure, staff, percent = (_words(rng.randrange(*span)) for span in spans)
+    years, tenure, staff, percent = (number_words(rng.randrange(*span)) for span in spans)
     distractors = [
         f"{person} replaces {old}, who is retiring after {years} years.",
         f"{person} previously worked at {other} for {tenure} years.",
@@ -148,7 +155,7 @@ def _appointment(rng: random.Random, pools: _Pools):
 
 
 def _score_words(n: int) -> str:
-    return "nil" if n == 0 else _words(n)
+    return "nil" if n == 0 else number_words(n)
 
 
 def _goal_s(n: int) -> str:
@@ -156,11 +163,11 @@ def _goal_s(n: int) -> str:
 
 
 def _match(rng: random.Random, pools: _Pools):
-    winner, loser, other = _distinct(rng, pools.last, _TEAM_SUFFIXES, 3)
+    winner, loser, other = distinct_names(rng, pools.last, _TEAM_SUFFIXES, 3)
     goals = rng.randrange(1, 7)
     conceded = rng.randrange(0, goals)
     w, c = _score_words(goals), _score_words(conceded)
-    day = rng.choice(_DAYS)
+    day = rng.choice(DAYS)
     main = rng.choice((
         f"{winner} beat {loser} by {w} {_goal_s(goals)} to {c} on {day}.",
         f"{loser} lost {c} to {w} against {winner} on {day}.",
@@ -170,21 +177,21 @@ def _match(rng: random.Random, pools: _Pools):
     old_goals = rng.randrange(1, 7)
     old_conceded = rng.randrange(0, old_goals)
     scorer = f"{rng.choice(pools.first)} {rng.choice(pools.last)}"
-    city, crowd = rng.choice(pools.cities), _words(rng.randrange(5, 60))
+    city, crowd = rng.choice(pools.cities), number_words(rng.randrange(5, 60))
     distractors = [
         f"Last season {loser} beat {other} by {_score_words(old_goals)} {_goal_s(old_goals)} "
         f"to {_score_words(old_conceded)}.",
         f"{scorer} scored twice for {winner}.",
         f"The match was played in {city}.",
-        f"{winner} play {other} next {rng.choice(_DAYS)}.",
+        f"{winner} play {other} next {rng.choice(DAYS)}.",
         f"Attendance was {crowd} thousand.",
     ]
     headline = f"{winner} beat {loser} {goals}-{conceded}"
     return main, distractors, headline, (winner, loser, w, c), (other, scorer, city, crowd)
 
 
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MAKERS = {"acquisition": _acquisition, "appointment": _appointment, "match": _match}
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MAKERS = {"acquisition": _acquisition, "appointment": _appointment, "match": _match}
 
 
 def event_reports(n: int, *, seed: int = 0) -> list[EventReport]:
@@ -209,17 +216,17 @@ def event_reports(n: int, *, seed: int = 0) -> list[EventReport]:
         TypeError: ``n`` or ``seed`` is not an int.
         ValueError: ``n`` is negative.
     """
-    if isinstance(n, bool) or not isinstance(n, int):
+    if not is_int(n):
         raise TypeError(f"n must be an int, but got {type(n).__name__}")
     if n < 0:
         raise ValueError(f"n must be >= 0, but got {n}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if not is_int(seed):
         raise TypeError(f"seed must be an int, but got {type(seed).__name__}")
     rng, pools = random.Random(seed), _pools()
     out = []
     for i in range(n):
         kind = EVENT_KINDS[i % len(EVENT_KINDS)]
-        main, distractors, headline, facts, wrong = _MAKERS[kind](rng, pools)
+        main, distractors, headline, facts, wrong = MAKERS[kind](rng, pools)
         # The first distractor names a competitor in the same role (another buyer, the
         # predecessor, another match): every report has one, plus 1 to 4 others.
         sentences = [distractors[0], *rng.sample(distractors[1:], rng.randrange(1, 5))]

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import torch
 
+from ..utils._checks import is_int
+
 __all__ = ["number_pairs", "train_test_numbers"]
 
 
@@ -35,7 +37,7 @@ def number_pairs(
     num2words = _num2words()
     pairs = []
     for n in numbers:
-        if isinstance(n, bool) or not isinstance(n, int):
+        if not is_int(n):
             raise TypeError(f"numbers must be ints, but got {n!r}")
         words = []
         for name, lang in (("src_lang", src_lang), ("tgt_lang", tgt_lang)):
@@ -56,7 +58,7 @@ def train_test_numbers(
     seen in training measures whether the model learned the rules of number words rather
     than memorising them.
     """
-    if isinstance(max_number, bool) or not isinstance(max_number, int) or max_number < 1:
+    if not is_int(max_number) or max_number < 1:
         raise ValueError(f"max_number must be an int >= 1, but got {max_number!r}")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be between 0 and 1, but got {test_fraction!r}")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import random
 from typing import NamedTuple
 
+from ..utils._checks import is_int, is_number
+
 __all__ = ["Review", "REVIEW_KINDS", "sentiment_reviews"]
 
 _ASPECTS = (
@@ -104,13 +106,13 @@ def sentiment_reviews(n: int, *, seed: int = 0, plain_fraction: float = 0.4) -> 
         TypeError: ``n`` or ``seed`` is not an int, or ``plain_fraction`` not a number.
         ValueError: ``n`` is negative or ``plain_fraction`` outside ``[0, 1]``.
     """
-    if isinstance(n, bool) or not isinstance(n, int):
+    if not is_int(n):
         raise TypeError(f"n must be an int, but got {type(n).__name__}")
     if n < 0:
         raise ValueError(f"n must be >= 0, but got {n}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if not is_int(seed):
         raise TypeError(f"seed must be an int, but got {type(seed).__name__}")
-    if isinstance(plain_fraction, bool) or not isinstance(plain_fraction, (int, float)):
+    if not is_number(plain_fraction):
         raise TypeError(f"plain_fraction must be a number, but got {type(plain_fraction).__name__}")
     if not 0.0 <= plain_fraction <= 1.0:
         raise ValueError(f"plain_fraction must lie in [0, 1], but got {plain_fraction}")

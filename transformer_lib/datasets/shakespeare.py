@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+from ..utils._checks import is_int
+
 __all__ = [
     "GENRES",
     "TEST_PLAYS",
@@ -119,7 +121,7 @@ def load_shakespeare(plays: str | Iterable[str] | None = None) -> str:
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, but got {value!r}")
     return value
 

@@ -11,10 +11,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["LookupBatch", "key_value_lookup", "IGNORE_INDEX", "shifted_copy"]
+from ..data.masking import IGNORE_INDEX
+from ..utils._checks import is_int
 
-#: Target value that ``F.cross_entropy`` skips (its default ``ignore_index``).
-IGNORE_INDEX = -100
+__all__ = ["LookupBatch", "key_value_lookup", "IGNORE_INDEX", "shifted_copy"]
 
 
 class LookupBatch(NamedTuple):
@@ -46,7 +46,7 @@ def key_value_lookup(
     for name, n in (("batch_size", batch_size), ("num_pairs", num_pairs),
                     ("num_queries", num_queries), ("num_keys", num_keys),
                     ("num_values", num_values)):  # fmt: skip
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if not is_int(n) or n < 1:
             raise ValueError(f"{name} must be a positive int, but got {n!r}")
     if num_keys < num_pairs:
         raise ValueError(
@@ -78,7 +78,7 @@ def shifted_copy(
     """
     for name, n in (("batch_size", batch_size), ("seq_len", seq_len),
                     ("shift", shift), ("vocab_size", vocab_size)):  # fmt: skip
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if not is_int(n) or n < 1:
             raise ValueError(f"{name} must be a positive int, but got {n!r}")
     if shift >= seq_len:
         raise ValueError(f"shift must be smaller than seq_len={seq_len}, but got {shift}")

@@ -20,6 +20,8 @@ import random
 from types import MappingProxyType
 from typing import NamedTuple
 
+from ..utils._checks import is_int
+
 __all__ = ["TOPICS", "TOPIC_WORDS", "TopicSentence", "topic_sentences"]
 
 TOPICS = ("sea", "kitchen", "music", "war")
@@ -92,7 +94,7 @@ def topic_sentences(n: int, *, seed: int = 0) -> list[TopicSentence]:
         ValueError: ``n`` is negative.
     """
     for name, value in (("n", n), ("seed", seed)):
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not is_int(value):
             raise TypeError(f"{name} must be an int, but got {type(value).__name__}")
     if n < 0:
         raise ValueError(f"n must be >= 0, but got {n}")

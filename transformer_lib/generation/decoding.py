@@ -16,29 +16,14 @@ something different to the model than it did while it was generated.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 from torch import Tensor, nn
 
 from ..modules.multi_head_attention import KVCache
+from ..utils._checks import is_int
+from ..utils.modes import eval_no_grad
 
 __all__ = ["greedy_decode", "beam_search"]
-
-
-@contextmanager
-def _eval_no_grad(model: nn.Module) -> Iterator[None]:
-    """Evaluation mode (no dropout) without autograd, restoring the model's mode afterwards."""
-    was_training = model.training
-    if was_training:  # eval() and train() visit every submodule: skip them when not needed
-        model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        if was_training:
-            model.train()
 
 
 _INTERFACE = ("encode", "decode", "new_caches", "pad_id")
@@ -52,12 +37,12 @@ def _check_args(model: nn.Module, src: Tensor, bos_id: int, eos_id: int, max_len
             f"{type(model).__name__} lacks {', '.join(missing)}"
         )
     for name, n in (("bos_id", bos_id), ("eos_id", eos_id)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        if not is_int(n) or n < 0:
             raise ValueError(f"{name} must be a non-negative int, but got {n!r}")
         vocab = getattr(model, "tgt_vocab_size", None)
         if isinstance(vocab, int) and n >= vocab:
             raise ValueError(f"{name} must be a target id in [0, {vocab}), but got {n}")
-    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+    if not is_int(max_len) or max_len < 1:
         raise ValueError(f"max_len must be a positive int, but got {max_len!r}")
     if bos_id == model.pad_id:
         raise ValueError(
@@ -97,7 +82,7 @@ def greedy_decode(
             vocabulary, ``max_len < 1``, ``src`` not ``(B, S)``.
     """
     _check_args(model, src, bos_id, eos_id, max_len)
-    with _eval_no_grad(model):
+    with eval_no_grad(model):
         memory, src_mask = model.encode(src)
         caches = model.new_caches()
         B = src.shape[0]
@@ -157,7 +142,7 @@ def beam_search(
         ``model.pad_id`` after EOS.
     """
     _check_args(model, src, bos_id, eos_id, max_len)
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+    if not is_int(beam_size) or beam_size < 1:
         raise ValueError(f"beam_size must be a positive int, but got {beam_size!r}")
     if (
         isinstance(length_penalty, bool)
@@ -166,7 +151,7 @@ def beam_search(
     ):
         raise ValueError(f"length_penalty must be a number >= 0, but got {length_penalty!r}")
     B, K, pad, device = src.shape[0], beam_size, model.pad_id, src.device
-    with _eval_no_grad(model):
+    with eval_no_grad(model):
         memory, src_mask = model.encode(src)
         # Each source is decoded K times side by side: row b * K + k is beam k of source b.
         memory = memory.repeat_interleave(K, dim=0)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 
-from ..utils.checkpoint import CONFIG_FILE, _read_meta, load_checkpoint, save_checkpoint
+from ..utils.checkpoint import CONFIG_FILE, load_checkpoint, read_meta, save_checkpoint
 
 __all__ = ["PretrainedMixin"]
 
@@ -51,8 +51,8 @@ class PretrainedMixin:
         if not (path / CONFIG_FILE).is_file():
             raise FileNotFoundError(f"no saved model at {path}: {CONFIG_FILE} is missing")
         # Read the config first to build a model of the right size, then load into it.
-        # _read_meta checks the file (valid JSON, a known format) and names it in its errors.
-        meta = _read_meta(path)
+        # read_meta checks the file (valid JSON, a known format) and names it in its errors.
+        meta = read_meta(path)
         saved = meta.get("config") or {}
         if not isinstance(saved, dict):
             raise ValueError(f"{path / CONFIG_FILE}: 'config' must be a JSON object, got {saved!r}")

@@ -30,17 +30,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..utils.device import _check_device
-from .bert.model import (
-    BERT,
-    BERTConfig,
-    _config_from_huggingface,
-    _head_state,
-    _init_weights,
-    _load,
-    _read_huggingface,
-    _rename,
+from ..utils._checks import check_device, is_int
+from .bert.config import BERTConfig
+from .bert.conversion import (
+    config_from_huggingface,
+    head_state,
+    load_state,
+    read_huggingface,
+    rename_keys,
 )
+from .bert.model import BERT, init_weights
 from .pretrained import PretrainedMixin
 
 __all__ = [
@@ -78,7 +77,7 @@ def _check_positions(
         raise TypeError(
             f"{name} must be a tensor of shape (B,), but got {type(positions).__name__}"
         )
-    _check_device(name, positions, device, "input_ids is")
+    check_device(name, positions, device, "input_ids is")
     if (
         positions.dtype.is_floating_point
         or positions.dtype.is_complex
@@ -119,7 +118,7 @@ class BERTForQuestionAnswering(PretrainedMixin, nn.Module):
         self.config = config
         self.bert = BERT(config, add_pooler=False)
         self.qa_outputs = nn.Linear(config.d_model, 2)
-        _init_weights(self.qa_outputs)
+        init_weights(self.qa_outputs)
 
     @classmethod
     def from_encoder(cls, encoder: BERT) -> BERTForQuestionAnswering:
@@ -184,14 +183,14 @@ class BERTForQuestionAnswering(PretrainedMixin, nn.Module):
 
         ``use_transformers`` as in :meth:`~transformer_lib.BERT.from_huggingface`.
         """
-        hf_config, state = _read_huggingface(
+        hf_config, state = read_huggingface(
             model_or_path, use_transformers, "AutoModelForQuestionAnswering"
         )
         head = {k: v for k, v in state.items() if k.startswith("qa_outputs.")}
-        encoder = _rename({k: v for k, v in state.items() if k not in head})
+        encoder = rename_keys({k: v for k, v in state.items() if k not in head})
         encoder = {k: v for k, v in encoder.items() if not k.startswith("pooler.")}
-        model = cls(_config_from_huggingface(hf_config))
-        _load(model, {**_head_state(encoder), **head})
+        model = cls(config_from_huggingface(hf_config))
+        load_state(model, {**head_state(encoder), **head})
         return model.eval()
 
 
@@ -375,7 +374,7 @@ def best_spans(
                 f"{name} must have the shape of start_logits {tuple(start_logits.shape)}, "
                 f"but got {got}"
             )
-        _check_device(name, t, start_logits.device, "start_logits is")
+        check_device(name, t, start_logits.device, "start_logits is")
     for name, t in (("start_logits", start_logits), ("end_logits", end_logits)):
         if not t.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor, but has dtype {t.dtype}")
@@ -432,7 +431,7 @@ def answer_questions(
     """
     if not isinstance(model, BERTForQuestionAnswering):
         raise TypeError(f"model must be a BERTForQuestionAnswering, but got {type(model).__name__}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if not is_int(batch_size) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, but got {batch_size!r}")
     model.eval()
     device = next(model.parameters()).device

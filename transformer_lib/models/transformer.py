@@ -21,14 +21,9 @@ from torch import Tensor, nn
 
 from ..modules.layers import Decoder, Encoder
 from ..modules.multi_head_attention import KVCache
-from ..utils.device import _check_device
+from ..utils._checks import check_device, check_positive_int, is_int
 
 __all__ = ["Transformer"]
-
-
-def _check_positive_int(name: str, n: object) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive int, but got {n!r}")
 
 
 class Transformer(nn.Module):
@@ -80,9 +75,9 @@ class Transformer(nn.Module):
             ("d_model", d_model),
             ("max_len", max_len),
         ):
-            _check_positive_int(name, n)
+            check_positive_int(name, n)
         smallest = min(src_vocab_size, tgt_vocab_size)
-        if isinstance(pad_id, bool) or not isinstance(pad_id, int) or not 0 <= pad_id < smallest:
+        if not is_int(pad_id) or not 0 <= pad_id < smallest:
             raise ValueError(
                 f"pad_id must be an int in [0, {smallest}) (a valid id in both vocabularies), "
                 f"but got {pad_id!r}"
@@ -136,7 +131,7 @@ class Transformer(nn.Module):
             raise ValueError(
                 f"{name} reaches position {offset + ids.shape[1]}, but max_len is {self.max_len}"
             )
-        _check_device(name, ids, self.src_embed.weight.device)
+        check_device(name, ids, self.src_embed.weight.device)
         # Checked here with min/max: an out-of-range id would otherwise be an IndexError on the
         # CPU and a device-side assert (which kills the process's CUDA context) on a GPU.
         if ids.numel():

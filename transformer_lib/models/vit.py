@@ -23,13 +23,9 @@ from torch import Tensor, nn
 
 from ..modules.layers import Encoder
 from ..modules.norms import LayerNorm
-from ..utils.device import _check_device
+from ..utils._checks import check_device, is_int
 
 __all__ = ["patchify", "PatchEmbedding", "ViTConfig", "ViT", "ViTForImageClassification"]
-
-
-def _is_int(n: object) -> bool:
-    return isinstance(n, int) and not isinstance(n, bool)
 
 
 def _check_images(images: object, num_channels: int | None = None) -> None:
@@ -80,7 +76,7 @@ def patchify(images: Tensor, patch_size: int) -> Tensor:
         TypeError: ``images`` is not a floating-point tensor.
         ValueError: wrong rank, or ``H`` or ``W`` not a multiple of ``patch_size``.
     """
-    if not _is_int(patch_size) or patch_size < 1:
+    if not is_int(patch_size) or patch_size < 1:
         raise ValueError(f"patch_size must be a positive int, but got {patch_size!r}")
     _check_images(images)
     B, C, H, W = images.shape
@@ -113,7 +109,7 @@ class PatchEmbedding(nn.Module):
         for name, value in (
             ("patch_size", patch_size), ("num_channels", num_channels), ("d_model", d_model)
         ):  # fmt: skip
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive int, but got {value!r}")
         self.patch_size, self.num_channels, self.d_model = patch_size, num_channels, d_model
         self.projection = nn.Conv2d(num_channels, d_model, patch_size, stride=patch_size)
@@ -124,7 +120,7 @@ class PatchEmbedding(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         _check_images(images, self.num_channels)
         _check_divisible(images.shape[2], images.shape[3], self.patch_size)
-        _check_device("images", images, self.projection.weight.device)
+        check_device("images", images, self.projection.weight.device)
         x = self.projection(images)  # (B, d_model, rows, cols)
         return x.flatten(2).transpose(1, 2)  # (B, N, d_model), patches row by row
 
@@ -161,14 +157,14 @@ class ViTConfig:
     num_labels: int = 1000
 
     def __post_init__(self) -> None:
-        if self.d_ff is None and _is_int(self.d_model):
+        if self.d_ff is None and is_int(self.d_model):
             self.d_ff = 4 * self.d_model
         for name in (
             "image_size", "patch_size", "num_channels", "d_model", "num_heads", "num_layers",
             "d_ff", "num_labels",
         ):  # fmt: skip
             value = getattr(self, name)
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive int, but got {value!r}")
         if self.image_size % self.patch_size:
             raise ValueError(

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..utils.device import _check_device
+from ..utils._checks import check_device, is_int, is_number
 
 __all__ = ["scaled_dot_product_attention", "causal_mask", "padding_mask"]
 
@@ -36,7 +36,7 @@ def causal_mask(T: int, device: torch.device | str | None = None) -> Tensor:
 
     Query ``i`` may attend to keys ``0..i``: no token sees the future.
     """
-    if isinstance(T, bool) or not isinstance(T, int) or T < 0:
+    if not is_int(T) or T < 0:
         raise ValueError(f"T must be a non-negative int, but got {T!r}")
     return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
@@ -54,7 +54,7 @@ def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
         raise TypeError(f"lengths must hold integers, but has dtype {lengths.dtype}")
     if lengths.ndim != 1:
         raise ValueError(f"lengths must have shape (B,), but has shape {tuple(lengths.shape)}")
-    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 0:
+    if not is_int(max_len) or max_len < 0:
         raise ValueError(f"max_len must be a non-negative int, but got {max_len!r}")
     if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > max_len):
         raise ValueError(
@@ -65,7 +65,7 @@ def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
     return (positions < lengths[:, None])[:, None, None, :]
 
 
-def _check_inputs(
+def check_attention_inputs(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float, kv_groups: int = 1
 ) -> None:
     """Raise a clear error for anything the attention formula cannot take.
@@ -90,8 +90,8 @@ def _check_inputs(
         )
     # Devices before anything reads values: a key on another device than the query fails
     # inside the kernel otherwise (a device-side error on a GPU).
-    _check_device("key", k, q.device, "query is")
-    _check_device("value", v, q.device, "query is")
+    check_device("key", k, q.device, "query is")
+    check_device("value", v, q.device, "query is")
     if not q.dtype == k.dtype == v.dtype:
         raise TypeError(
             f"query, key and value must share a dtype, but have {q.dtype}, {k.dtype} and {v.dtype}"
@@ -114,7 +114,7 @@ def _check_inputs(
             "query, key and value must share their leading (batch, head) dimensions, but have "
             f"{tuple(q.shape[:-2])}, {tuple(k.shape[:-2])} and {tuple(v.shape[:-2])}"
         )
-    if isinstance(dropout_p, bool) or not isinstance(dropout_p, (int, float)):
+    if not is_number(dropout_p):
         raise ValueError(f"dropout_p must be a number in [0, 1), but got {dropout_p!r}")
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout_p must lie in [0, 1), but got {dropout_p}")
@@ -122,7 +122,7 @@ def _check_inputs(
         return
     if not isinstance(mask, Tensor):
         raise TypeError(f"mask must be a tensor or None, but got {type(mask).__name__}")
-    _check_device("mask", mask, q.device, "query is")
+    check_device("mask", mask, q.device, "query is")
     if mask.dtype != torch.bool and not mask.dtype.is_floating_point:
         raise TypeError(
             f"mask must be bool (True = may attend) or floating point (added to the scores), "
@@ -199,10 +199,10 @@ def scaled_dot_product_attention(
         ValueError: shapes that do not fit together, tensors on different devices,
             ``dropout_p`` outside [0, 1), or a ``scale`` that is not a number.
     """
-    _check_inputs(query, key, value, mask, dropout_p)
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float))):
+    check_attention_inputs(query, key, value, mask, dropout_p)
+    if scale is not None and (not is_number(scale)):
         raise ValueError(f"scale must be a number or None, but got {scale!r}")
-    return _attention(query, key, value, mask, is_causal, dropout_p, scale, return_weights)
+    return unchecked_attention(query, key, value, mask, is_causal, dropout_p, scale, return_weights)
 
 
 # From PyTorch 2.5 the fused kernel lets a group of query heads share one key/value head itself
@@ -212,7 +212,7 @@ _FUSED_GQA = torch.__version__ >= (2, 5)
 _FUSED_GQA_DEVICES = ("cpu", "cuda")
 
 
-def _attention(
+def unchecked_attention(
     query: Tensor,
     key: Tensor,
     value: Tensor,
@@ -223,7 +223,7 @@ def _attention(
     return_weights: bool,
     kv_groups: int = 1,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """:func:`scaled_dot_product_attention` on inputs that have passed :func:`_check_inputs`.
+    """:func:`scaled_dot_product_attention` on inputs that passed :func:`check_attention_inputs`.
 
     ``kv_groups > 1``: key and value have one head (dimension ``-3``) per ``kv_groups``
     consecutive query heads.

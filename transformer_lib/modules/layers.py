@@ -1,4 +1,4 @@
-"""The Transformer block: feed-forward network, residual sublayers, encoder and decoder layers.
+"""The Transformer block: residual sublayers, encoder and decoder layers and their stacks.
 
 Chapter 4 builds the encoder side; chapter 5 adds the decoder (masked self-attention, then
 cross-attention over the encoder's output, then the feed-forward network).
@@ -11,10 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..utils.device import _check_device, _device_of
+from ..utils._checks import (
+    check_dropout,
+    check_memory,
+    check_sequence,
+    device_of,
+    is_int,
+)
+from .feed_forward import FeedForward, SwiGLU
 from .multi_head_attention import KVCache, MultiHeadAttention
 from .norms import make_norm
 from .positions import (
@@ -24,6 +30,8 @@ from .positions import (
     alibi_bias,
 )
 
+# FeedForward and SwiGLU are imported from feed_forward.py; named here too because they lived
+# here before (``from transformer_lib.layers import FeedForward``).
 __all__ = [
     "FeedForward",
     "SwiGLU",
@@ -33,141 +41,6 @@ __all__ = [
     "DecoderLayer",
     "Decoder",
 ]
-
-
-def _gelu_tanh(x: Tensor) -> Tensor:
-    """GELU with the tanh approximation (Hendrycks & Gimpel, 2016), as GPT-2 was trained."""
-    return F.gelu(x, approximate="tanh")
-
-
-def _check_positive_int(name: str, n: object) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive int, but got {n!r}")
-
-
-def _check_dropout(p: object) -> None:
-    # nn.Dropout accepts p=1 (drop everything) and names no argument for p outside [0, 1].
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
-        raise ValueError(f"dropout must be a number in [0, 1), but got {p!r}")
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout must lie in [0, 1), but got {p}")
-
-
-def _check_features(x: Tensor, d_model: int, device: torch.device) -> None:
-    """``x`` must be a floating-point ``(..., d_model)`` tensor on ``device``."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a tensor, but got {type(x).__name__}")
-    if x.ndim == 0 or x.shape[-1] != d_model:
-        last = x.shape[-1] if x.ndim else "none (a scalar)"
-        raise ValueError(f"x has last dimension {last}, but d_model is {d_model}")
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"x must be a floating-point tensor, but has dtype {x.dtype}")
-    _check_device("x", x, device)
-
-
-def _check_sequence(name: str, x: Tensor, d_model: int, device: torch.device) -> None:
-    """``x`` must be a floating-point ``(B, T, d_model)`` tensor on ``device``."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a tensor, but got {type(x).__name__}")
-    if x.ndim != 3 or x.shape[-1] != d_model:
-        raise ValueError(
-            f"{name} must have shape (B, T, d_model={d_model}), but has {tuple(x.shape)}"
-        )
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"{name} must be a floating-point tensor, but has dtype {x.dtype}")
-    _check_device(name, x, device)
-
-
-def _check_memory(memory: Tensor, x: Tensor, d_model: int, device: torch.device) -> None:
-    """The encoder output ``memory`` ``(B, S, d_model)`` must match the target ``x``'s batch."""
-    if not isinstance(memory, Tensor):
-        raise TypeError(f"memory must be a tensor, but got {type(memory).__name__}")
-    if memory.ndim != 3 or memory.shape[-1] != d_model:
-        raise ValueError(
-            f"memory must have shape (B, S, d_model={d_model}), but has {tuple(memory.shape)}"
-        )
-    if memory.shape[0] != x.shape[0]:
-        raise ValueError(f"memory has batch size {memory.shape[0]}, but x has {x.shape[0]}")
-    _check_device("memory", memory, device)
-
-
-_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "relu": F.relu,
-    "gelu": F.gelu,
-    "gelu_tanh": _gelu_tanh,
-}
-
-
-class FeedForward(nn.Module):
-    """Position-wise feed-forward network: ``linear2(dropout(activation(linear1(x))))``.
-
-    ``d_model -> d_ff -> d_model``, applied to every position on its own. Names follow
-    ``torch.nn.TransformerEncoderLayer`` (``linear1``, ``linear2``). ``activation`` is
-    ``"relu"`` (the 2017 paper), ``"gelu"`` (exact, BERT) or ``"gelu_tanh"`` (GPT-2).
-
-    Raises:
-        ValueError: ``d_model`` or ``d_ff`` not a positive int, ``dropout`` outside [0, 1),
-            an unknown ``activation``; in ``forward``, an ``x`` whose last dimension is not
-            ``d_model`` or that lies on another device than the weights.
-        TypeError: in ``forward``, an ``x`` that is not a floating-point tensor.
-    """
-
-    def __init__(
-        self,
-        d_model: int,
-        d_ff: int,
-        dropout: float = 0.0,
-        *,
-        activation: str = "relu",
-        bias: bool = True,
-    ) -> None:
-        super().__init__()
-        _check_positive_int("d_model", d_model)
-        _check_positive_int("d_ff", d_ff)
-        _check_dropout(dropout)
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(_ACTIVATIONS)}, but got {activation!r}"
-            )
-        self.d_model = d_model
-        self.activation = activation
-        self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
-        self.linear2 = nn.Linear(d_ff, d_model, bias=bias)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``(..., d_model) -> (..., d_model)``."""
-        _check_features(x, self.d_model, _device_of(self.linear1))
-        return self.linear2(self.dropout(_ACTIVATIONS[self.activation](self.linear1(x))))
-
-
-class SwiGLU(nn.Module):
-    """Gated feed-forward network: ``down_proj(silu(gate_proj(x)) * up_proj(x))``.
-
-    Shazeer (2020): one projection, passed through SiLU (``x * sigmoid(x)``), gates another
-    elementwise before the projection back. It has three matrices instead of two, so Llama
-    shrinks ``d_ff`` to about ``(2/3) * 4 * d_model`` to keep the parameter count of the
-    2017 network. ``d_model -> d_ff -> d_model``; names follow Hugging Face's Llama.
-
-    Raises:
-        ValueError, TypeError: as :class:`FeedForward`.
-    """
-
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, *, bias: bool = False):
-        super().__init__()
-        _check_positive_int("d_model", d_model)
-        _check_positive_int("d_ff", d_ff)
-        _check_dropout(dropout)
-        self.d_model = d_model
-        self.gate_proj = nn.Linear(d_model, d_ff, bias=bias)
-        self.up_proj = nn.Linear(d_model, d_ff, bias=bias)
-        self.down_proj = nn.Linear(d_ff, d_model, bias=bias)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``(..., d_model) -> (..., d_model)``."""
-        _check_features(x, self.d_model, _device_of(self.gate_proj))
-        return self.down_proj(self.dropout(F.silu(self.gate_proj(x)) * self.up_proj(x)))
 
 
 class ResidualSublayer(nn.Module):
@@ -184,7 +57,7 @@ class ResidualSublayer(nn.Module):
         self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False, norm: str = "layer"
     ) -> None:
         super().__init__()
-        _check_dropout(dropout)
+        check_dropout(dropout)
         self.norm_first = norm_first
         self.norm = make_norm(norm, d_model)
         self.dropout = nn.Dropout(dropout)
@@ -242,7 +115,7 @@ class EncoderLayer(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None, *, is_causal: bool = False) -> Tensor:
         """``x`` ``(B, T, d_model)``; ``mask`` broadcastable to ``(B, H, T, T)``."""
         attn = self.self_attn
-        _check_sequence("x", x, attn.d_model, _device_of(attn.q_proj))
+        check_sequence("x", x, attn.d_model, device_of(attn.q_proj))
         x = self.attn_residual(x, lambda h: self.self_attn(h, mask=mask, is_causal=is_causal))
         return self.ff_residual(x, self.ff)
 
@@ -256,7 +129,7 @@ def _stack_position(
     """
     if positional not in POSITIONAL_KINDS:
         raise ValueError(f"positional must be one of {POSITIONAL_KINDS}, but got {positional!r}")
-    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+    if not is_int(num_layers) or num_layers < 1:
         raise ValueError(f"num_layers must be a positive int, but got {num_layers!r}")
     if positional == "sinusoidal":
         return SinusoidalPositionalEncoding(d_model, max_len)
@@ -321,7 +194,7 @@ class Encoder(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor | None = None, *, is_causal: bool = False) -> Tensor:
         attn = self.layers[0].self_attn
-        _check_sequence("x", x, attn.d_model, _device_of(attn.q_proj))
+        check_sequence("x", x, attn.d_model, device_of(attn.q_proj))
         if self.position is not None:
             x = self.position(x)
         x = self.dropout(x)
@@ -437,9 +310,9 @@ class DecoderLayer(nn.Module):
             ``(B, T, d_model)``, or ``(output, cross_weights)`` if ``return_cross_weights``.
         """
         attn = self.self_attn
-        device = _device_of(attn.q_proj)
-        _check_sequence("x", x, attn.d_model, device)
-        _check_memory(memory, x, attn.d_model, device)
+        device = device_of(attn.q_proj)
+        check_sequence("x", x, attn.d_model, device)
+        check_memory(memory, x, attn.d_model, device)
         x = self.self_attn_residual(
             x, lambda h: self.self_attn(h, mask=tgt_mask, is_causal=is_causal, cache=cache)
         )
@@ -542,9 +415,9 @@ class Decoder(nn.Module):
             ValueError: ``x`` or ``memory`` of another shape or device, batch sizes that
                 differ, ``caches`` that do not fit the layers, positions beyond ``max_len``.
         """
-        device = _device_of(self.layers[0].self_attn.q_proj)
-        _check_sequence("x", x, self.d_model, device)
-        _check_memory(memory, x, self.d_model, device)
+        device = device_of(self.layers[0].self_attn.q_proj)
+        check_sequence("x", x, self.d_model, device)
+        check_memory(memory, x, self.d_model, device)
         offset = 0
         if caches is not None:
             if len(caches) != len(self.layers):

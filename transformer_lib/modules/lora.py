@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-from ..utils.device import _check_device
+from ..utils._checks import check_device, is_int, is_number
 
 __all__ = ["LoRALinear", "add_lora", "lora_parameters", "merge_lora"]
 
@@ -52,12 +52,12 @@ class LoRALinear(nn.Module):
         super().__init__()
         if not isinstance(base, nn.Linear):
             raise TypeError(f"base must be an nn.Linear, but got {type(base).__name__}")
-        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+        if not is_int(r) or r < 1:
             raise ValueError(f"r must be a positive int (the rank of the update), but got {r!r}")
         alpha = float(r) if alpha is None else alpha
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
+        if not is_number(alpha) or not alpha > 0:
             raise ValueError(f"alpha must be a positive number, but got {alpha!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+        if not is_number(dropout):
             raise ValueError(f"dropout must be a number in [0, 1), but got {dropout!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), but got {dropout}")
@@ -95,7 +95,7 @@ class LoRALinear(nn.Module):
             raise ValueError(f"x has last dimension {last}, but in_features is {self.in_features}")
         if not x.dtype.is_floating_point:
             raise TypeError(f"x must be a floating-point tensor, but has dtype {x.dtype}")
-        _check_device("x", x, self.lora_A.device)
+        check_device("x", x, self.lora_A.device)
         # Two thin matrix products (in -> r -> out) instead of forming the (out x in) B @ A.
         update = (self.dropout(x) @ self.lora_A.T) @ self.lora_B.T
         return self.base(x) + self.scaling * update

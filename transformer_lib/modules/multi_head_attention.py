@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..utils.device import _check_device, _device_of
-from .attention import _attention, _check_inputs
+from ..utils._checks import check_device, device_of, is_int, is_number
+from .attention import check_attention_inputs, unchecked_attention
 from .positions import RotaryEmbedding
 
 __all__ = ["MultiHeadAttention", "KVCache"]
@@ -31,9 +31,7 @@ class KVCache:
     """
 
     def __init__(self, capacity: int | None = None) -> None:
-        if capacity is not None and (
-            isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1
-        ):
+        if capacity is not None and (not is_int(capacity) or capacity < 1):
             raise ValueError(f"capacity must be a positive int or None, but got {capacity!r}")
         self.capacity = capacity
         self._key: Tensor | None = None  # (B, H_kv, room, d_head); the first `length` are used
@@ -138,7 +136,7 @@ class MultiHeadAttention(nn.Module):
         num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
         for name, n in (("d_model", d_model), ("num_heads", num_heads),
                         ("num_kv_heads", num_kv_heads)):  # fmt: skip
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            if not is_int(n) or n < 1:
                 raise ValueError(f"{name} must be a positive int, but got {n!r}")
         if d_model % num_heads:
             raise ValueError(
@@ -150,7 +148,7 @@ class MultiHeadAttention(nn.Module):
                 f"num_kv_heads={num_kv_heads} must divide num_heads={num_heads} "
                 "(each key/value head serves a whole group of query heads)"
             )
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+        if not is_number(dropout):
             raise ValueError(f"dropout must be a number in [0, 1), but got {dropout!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), but got {dropout}")
@@ -188,7 +186,7 @@ class MultiHeadAttention(nn.Module):
             )
         if not x.dtype.is_floating_point:
             raise TypeError(f"{name} must be a floating-point tensor, but has dtype {x.dtype}")
-        _check_device(name, x, _device_of(self.q_proj))
+        check_device(name, x, device_of(self.q_proj))
 
     def split_heads(self, x: Tensor, num_heads: int) -> Tensor:
         """``(B, T, num_heads * d_head) -> (B, num_heads, T, d_head)``."""
@@ -273,8 +271,10 @@ class MultiHeadAttention(nn.Module):
         # shares it without copying where the fused kernel can (else it repeats the heads).
         group = self.num_heads // self.num_kv_heads
         dropout_p = self.dropout if self.training else 0.0
-        _check_inputs(q, k, v, mask, dropout_p, kv_groups=group)
-        result = _attention(q, k, v, mask, is_causal, dropout_p, None, return_weights, group)
+        check_attention_inputs(q, k, v, mask, dropout_p, kv_groups=group)
+        result = unchecked_attention(
+            q, k, v, mask, is_causal, dropout_p, None, return_weights, group
+        )
         out, weights = result if return_weights else (result, None)
         out = self.out_proj(self.merge_heads(out))  # (B, T_q, d_model)
         return (out, weights) if return_weights else out

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..utils.device import _check_device
+from ..utils._checks import check_device, is_int, is_number
 
 __all__ = ["LayerNorm", "RMSNorm", "make_norm"]
 
@@ -33,7 +33,7 @@ def _fused_dtype(h: Tensor, *params: Tensor | None) -> bool:
 
 
 def _check_eps(eps: object) -> None:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
+    if not is_number(eps) or not eps >= 0:
         raise ValueError(f"eps must be a number >= 0, but got {eps!r}")
 
 
@@ -46,7 +46,7 @@ def _check_x(x: Tensor, d_model: int, weight: Tensor) -> None:
         raise ValueError(f"x has last dimension {last}, but d_model is {d_model}")
     if not x.dtype.is_floating_point:
         raise TypeError(f"x must be a floating-point tensor, but has dtype {x.dtype}")
-    _check_device("x", x, weight.device)
+    check_device("x", x, weight.device)
 
 
 def _as(p: Tensor | None, dtype: torch.dtype) -> Tensor | None:
@@ -67,7 +67,7 @@ class LayerNorm(nn.Module):
 
     def __init__(self, d_model: int, eps: float = 1e-5, *, bias: bool = True) -> None:
         super().__init__()
-        if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 1:
+        if not is_int(d_model) or d_model < 1:
             raise ValueError(f"d_model must be a positive int, but got {d_model!r}")
         _check_eps(eps)
         self.d_model, self.eps = d_model, eps
@@ -106,7 +106,7 @@ class RMSNorm(nn.Module):
 
     def __init__(self, d_model: int, eps: float = 1e-6) -> None:
         super().__init__()
-        if isinstance(d_model, bool) or not isinstance(d_model, int) or d_model < 1:
+        if not is_int(d_model) or d_model < 1:
             raise ValueError(f"d_model must be a positive int, but got {d_model!r}")
         _check_eps(eps)
         self.d_model, self.eps = d_model, eps

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ..utils.device import _check_device
+from ..utils._checks import check_device, check_positive_int, is_int, is_number
 
 __all__ = [
     "SinusoidalPositionalEncoding",
@@ -34,13 +34,8 @@ __all__ = [
 POSITIONAL_KINDS = (None, "sinusoidal", "learned", "rope", "alibi")
 
 
-def _check_positive_int(name: str, n: object) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive int, but got {n!r}")
-
-
 def _check_offset(offset: object) -> None:
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+    if not is_int(offset) or offset < 0:
         raise ValueError(f"offset must be a non-negative int, but got {offset!r}")
 
 
@@ -53,7 +48,7 @@ def _check_sequence(
         raise ValueError(f"x must have shape (B, T, d_model={d_model}), but has {tuple(x.shape)}")
     if not x.dtype.is_floating_point:
         raise TypeError(f"x must be a floating-point tensor, but has dtype {x.dtype}")
-    _check_device("x", x, device, "the module's position table is")
+    check_device("x", x, device, "the module's position table is")
     _check_offset(offset)
     if max_len is not None and offset + x.shape[1] > max_len:
         raise ValueError(
@@ -76,8 +71,8 @@ class SinusoidalPositionalEncoding(nn.Module):
 
     def __init__(self, d_model: int, max_len: int = 4096, *, base: float = 10000.0) -> None:
         super().__init__()
-        _check_positive_int("d_model", d_model)
-        _check_positive_int("max_len", max_len)
+        check_positive_int("d_model", d_model)
+        check_positive_int("max_len", max_len)
         if d_model % 2:
             raise ValueError(f"d_model must be even (sine/cosine pairs), but got {d_model}")
         self.d_model, self.max_len = d_model, max_len
@@ -111,8 +106,8 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def __init__(self, d_model: int, max_len: int) -> None:
         super().__init__()
-        _check_positive_int("d_model", d_model)
-        _check_positive_int("max_len", max_len)
+        check_positive_int("d_model", d_model)
+        check_positive_int("max_len", max_len)
         self.d_model, self.max_len = d_model, max_len
         self.embedding = nn.Embedding(max_len, d_model)
         nn.init.normal_(self.embedding.weight, std=0.02)
@@ -150,12 +145,12 @@ class RotaryEmbedding(nn.Module):
 
     def __init__(self, d_head: int, *, base: float = 10000.0, interleaved: bool = False) -> None:
         super().__init__()
-        _check_positive_int("d_head", d_head)
+        check_positive_int("d_head", d_head)
         if d_head % 2:
             raise ValueError(f"d_head must be even (features rotate in pairs), but got {d_head}")
         if not isinstance(interleaved, bool):
             raise ValueError(f"interleaved must be True or False, but got {interleaved!r}")
-        if isinstance(base, bool) or not isinstance(base, (int, float)) or not base > 1:
+        if not is_number(base) or not base > 1:
             raise ValueError(f"base must be a number > 1, but got {base!r}")
         self.d_head, self.base, self.interleaved = d_head, base, interleaved
         inv_freq = base ** (-torch.arange(0, d_head, 2, dtype=torch.float32) / d_head)
@@ -180,7 +175,7 @@ class RotaryEmbedding(nn.Module):
             raise ValueError(f"x has last dimension {x.shape[-1]}, but d_head is {self.d_head}")
         if not x.dtype.is_floating_point:
             raise TypeError(f"x must be a floating-point tensor, but has dtype {x.dtype}")
-        _check_device("x", x, self.inv_freq.device, "the module's frequencies are")
+        check_device("x", x, self.inv_freq.device, "the module's frequencies are")
         _check_offset(offset)
         positions = torch.arange(offset, offset + x.shape[-2], device=x.device)
         cos, sin = self.cos_sin(positions, x.dtype)
@@ -204,7 +199,7 @@ def alibi_slopes(num_heads: int) -> Tensor:
     For a number of heads that is not a power of two, Press et al. (2022) take the slopes of
     the nearest lower power of two and fill in every other slope of the next power of two.
     """
-    _check_positive_int("num_heads", num_heads)
+    check_positive_int("num_heads", num_heads)
 
     def geometric(n: int) -> list[float]:
         start = 2.0 ** (-8.0 / n)
@@ -234,8 +229,8 @@ def alibi_bias(
     as its ``mask`` directly; ``MultiHeadAttention`` wants ``bias[None]`` (a 4-D mask).
     """
     T_k = T_q if T_k is None else T_k
-    _check_positive_int("T_q", T_q)
-    _check_positive_int("T_k", T_k)
+    check_positive_int("T_q", T_q)
+    check_positive_int("T_k", T_k)
     if T_k < T_q:  # the queries are the last T_q of the T_k key positions
         raise ValueError(f"T_k must be at least T_q={T_q}, but got {T_k}")
     q_pos = torch.arange(T_k - T_q, T_k, device=device)[:, None]

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..utils._checks import is_int
 from ..utils.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 
 __all__ = ["train", "History"]
@@ -177,7 +178,7 @@ def _progress_bar(total: int, initial: int, desc: str):
 def _check_positive(name: str, value: Any, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive int, but got {value!r}")
 
 

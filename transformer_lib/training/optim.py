@@ -21,13 +21,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..utils._checks import is_number
+
 __all__ = ["configure_optimizer", "parameter_groups"]
 
 
 def _check_number(name: str, value: Any, *, low: float, low_ok: bool, high: float | None = None):
     """``value`` must be a real number (not a bool) in the interval given."""
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    within = is_number and (value >= low if low_ok else value > low)
+    within = is_number(value) and (value >= low if low_ok else value > low)
     within = within and (high is None or value < high)
     if not within:
         interval = ("[" if low_ok else "(") + f"{low}, " + (f"{high})" if high else "inf)")

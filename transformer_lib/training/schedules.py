@@ -11,11 +11,13 @@ import math
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
+from ..utils._checks import is_int
+
 __all__ = ["warmup_schedule", "noam_schedule", "cosine_schedule"]
 
 
 def _check_steps(name: str, n: int, minimum: int = 0) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
+    if not is_int(n) or n < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, but got {n!r}")
 
 

@@ -41,6 +41,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..utils._checks import is_int
+
 __all__ = [
     "save_checkpoint",
     "load_checkpoint",
@@ -189,7 +191,7 @@ def save_checkpoint(
 
     _check_args(path, model, optimizer, scheduler)
     path = Path(path)
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+    if not is_int(step) or step < 0:
         raise ValueError(f"step must be an int >= 0, but got {step!r}")
     meta = {"format_version": FORMAT_VERSION, "step": step, "config": config, "extra": extra}
     try:
@@ -303,7 +305,7 @@ def _damaged(file: Path, problem: str) -> ValueError:
     return ValueError(f"checkpoint file {file} {problem}; {_ADVICE}")
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
+def read_meta(path: Path) -> dict[str, Any]:
     """``config.json``, checked: a dict with a known format version and an int ``step``."""
     file = path / CONFIG_FILE
     try:
@@ -317,7 +319,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
             "save_checkpoint?)",
         )
     version = meta["format_version"]
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    if not is_int(version) or version < 1:
         raise _damaged(file, f"has an invalid format_version {version!r}")
     if version > FORMAT_VERSION:
         raise ValueError(
@@ -325,7 +327,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
             "this library reads: update transformer_lib to load it"
         )
     step = meta.get("step")
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+    if not is_int(step) or step < 0:
         raise _damaged(file, f"has no valid 'step' (an int >= 0), but {step!r}")
     files = meta.get("files", {})  # absent in checkpoints written before checksums
     ok = isinstance(files, dict) and all(
@@ -414,7 +416,7 @@ def load_checkpoint(
     if not (path / CONFIG_FILE).is_file():
         # Not a checkpoint at all (checkpoint_exists says False), e.g. an empty output folder.
         raise FileNotFoundError(f"no checkpoint at {path}: {CONFIG_FILE} is missing")
-    meta = _read_meta(path)
+    meta = read_meta(path)
 
     data = _read_verified(path, MODEL_FILE, meta)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 __all__ = ["get_device"]
 
@@ -31,26 +30,3 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def _check_device(
-    name: str, x: torch.Tensor, expected: torch.device, owner: str = "the module's parameters are"
-) -> None:
-    """Raise a named ``ValueError`` when ``x`` is not on the ``expected`` device.
-
-    A comparison of two ``torch.device`` objects: no synchronisation with the GPU, so it is
-    cheap enough for every forward pass. Without it a CPU input to a CUDA module fails deep
-    inside a kernel with a message that names neither the argument nor the fix.
-    """
-    if x.device != expected:
-        raise ValueError(
-            f"{name} is on device {x.device}, but {owner} on {expected}; "
-            f"move them to one device (e.g. {name}.to({str(expected)!r}))"
-        )
-
-
-def _device_of(linear: nn.Module) -> torch.device:
-    """The device of a linear layer's parameters, also when LoRA has wrapped it."""
-    if isinstance(linear, nn.Linear):  # the common case, without a generator
-        return linear.weight.device
-    return next(linear.parameters()).device

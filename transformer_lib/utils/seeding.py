@@ -7,6 +7,8 @@ import random
 
 import torch
 
+from ..utils._checks import is_int
+
 __all__ = ["set_seed"]
 
 
@@ -36,7 +38,7 @@ def set_seed(seed: int = 0, *, deterministic: bool = False) -> torch.Generator:
     Raises:
         TypeError: ``seed`` is not an int, or ``deterministic`` not a bool.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if not is_int(seed):
         raise TypeError(f"seed must be an int, but got {type(seed).__name__}")
     if not 0 <= seed < 2**64:
         # torch takes any 64-bit value; NumPy only [0, 2**32), so it gets seed mod 2**32.

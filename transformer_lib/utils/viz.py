@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..utils._checks import is_int
+
 __all__ = ["plot_attention", "plot_training_curve"]
 
 
@@ -87,7 +89,7 @@ def plot_training_curve(
     """Plot a loss curve per step, with a running mean over ``smooth`` steps on top."""
     import matplotlib.pyplot as plt
 
-    if isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1:
+    if not is_int(smooth) or smooth < 1:
         raise ValueError(f"smooth must be a positive int (1 = no smoothing), but got {smooth!r}")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))

@@ -22,7 +22,9 @@ from typing import Any
 
 import torch
 
-from .model import GPT, GPTConfig, _copy_state
+from .config import GPTConfig
+from .conversion import copy_state
+from .model import GPT
 
 __all__ = ["GGUFTokenizer", "load_gguf", "load_smollm2", "smollm2_path"]
 
@@ -244,7 +246,7 @@ def load_gguf(
         state[name] = torch.from_numpy(np.array(values, dtype=np.float32))  # a writable copy
     model = GPT(config)
     with torch.no_grad():
-        _copy_state(model, state, mapping, "GGUF")
+        copy_state(model, state, mapping, "GGUF")
     return model.to(device=device or "cpu", dtype=dtype).eval(), tokenizer
 
 
