@@ -761,7 +761,7 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         "residual-norm-kind",
         call(tl.ResidualSublayer, 8, norm="batch"),
         V,
-        r"norm must be 'layer' or 'rms'.*'batch'",
+        r"norm must be one of \('layernorm', 'rmsnorm'\).*'layer', 'rms'.*'batch'",
     ),
     (
         "residual-dropout-1",

@@ -111,7 +111,7 @@ def test_interleaved_rope_runs_a_permuted_checkpoint(num_kv_heads):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"norm": "layer"}, "norm must be one of ('layernorm', 'rmsnorm'), but got 'layer'"),
+        ({"norm": "layer_norm"}, "norm must be one of ('layernorm', 'rmsnorm') (or their"),
         ({"activation": "silu"}, "activation must be one of"),
         ({"rope_base": 0.5}, "rope_base must be a number > 1, but got 0.5"),
         ({"rope_base": True}, "rope_base must be a number > 1, but got True"),

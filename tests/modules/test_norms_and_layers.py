@@ -607,3 +607,37 @@ def test_feed_forward_gelu_tanh_by_hand():
     assert 0 < (ff(x) - exact(x)).abs().max() < 1e-2
     layer = tl.EncoderLayer(8, 2, 16, activation="gelu_tanh")
     assert layer.ff.activation == "gelu_tanh"
+
+
+@pytest.mark.parametrize("short, name", [("layer", "layernorm"), ("rms", "rmsnorm")])
+def test_both_spellings_of_a_norm_build_the_same_thing(short, name):
+    """The layers once said "layer"/"rms" and GPTConfig "layernorm"/"rmsnorm": both work."""
+    assert type(tl.EncoderLayer(8, 2, norm=short).attn_residual.norm) is type(
+        tl.EncoderLayer(8, 2, norm=name).attn_residual.norm
+    )
+    config = tl.GPTConfig(
+        vocab_size=10, max_len=4, d_model=8, num_heads=2, num_layers=1, norm=short
+    )
+    assert config.norm == name  # stored in the library's spelling, as a saved config shows it
+
+
+def test_norm_eps_reaches_every_norm_of_a_stack():
+    encoder = tl.Encoder(2, 8, 2, norm_first=True, norm_eps=1e-12)
+    norms = [m for m in encoder.modules() if isinstance(m, tl.LayerNorm)]
+    assert len(norms) == 5 and all(m.eps == 1e-12 for m in norms)
+    rms = tl.Decoder(1, 8, 2, norm="rmsnorm", norm_eps=1e-3)
+    assert all(m.eps == 1e-3 for m in rms.modules() if isinstance(m, tl.RMSNorm))
+
+
+def test_encoder_returns_each_layers_attention_weights():
+    torch.manual_seed(0)
+    encoder = tl.Encoder(2, 8, 2, norm_first=True).eval()
+    x = torch.randn(3, 5, 8)
+    out, weights = encoder(x, return_weights=True)
+    torch.testing.assert_close(out, encoder(x))
+    assert [w.shape for w in weights] == [torch.Size([3, 2, 5, 5])] * 2
+    torch.testing.assert_close(weights[0].sum(-1), torch.ones(3, 2, 5))
+    # the first layer's weights are those its attention computes on the normalised input
+    layer = encoder.layers[0]
+    _, expected = layer.self_attn(layer.attn_residual.norm(x), return_weights=True)
+    torch.testing.assert_close(weights[0], expected)

@@ -22,7 +22,6 @@ import torch
 from torch import Tensor, nn
 
 from ..modules.layers import Encoder
-from ..modules.norms import LayerNorm
 from ..utils._checks import check_device, is_int
 
 __all__ = ["patchify", "PatchEmbedding", "ViTConfig", "ViT", "ViTForImageClassification"]
@@ -214,11 +213,8 @@ class ViT(nn.Module):
         nn.init.trunc_normal_(self.position_embeddings, std=0.02)
         self.encoder = Encoder(
             c.num_layers, c.d_model, c.num_heads, c.d_ff, c.dropout,
-            norm_first=True, activation="gelu", positional=None,
+            norm_first=True, activation="gelu", positional=None, norm_eps=c.norm_eps,
         )  # fmt: skip
-        for m in self.modules():
-            if isinstance(m, LayerNorm):
-                m.eps = c.norm_eps
 
     def embed(self, images: Tensor) -> Tensor:
         """``(B, C, H, W)`` -> ``(B, N + 1, d_model)``: ``[CLS]`` and patches, plus positions."""
@@ -239,20 +235,7 @@ class ViT(nn.Module):
         x = self.embed(images)
         if not return_attentions:
             return self.encoder(x)
-        # The encoder's layers do not hand out their attention weights, so run each layer's two
-        # sublayers here as EncoderLayer.forward does, asking the attention for its weights.
-        x = self.encoder.dropout(x)
-        attentions: list[Tensor] = []
-
-        def attend(layer: nn.Module, h: Tensor) -> Tensor:
-            out, weights = layer.self_attn(h, return_weights=True)
-            attentions.append(weights)
-            return out
-
-        for layer in self.encoder.layers:
-            x = layer.attn_residual(x, lambda h, layer=layer: attend(layer, h))
-            x = layer.ff_residual(x, layer.ff)
-        return self.encoder.final_norm(x), attentions
+        return self.encoder(x, return_weights=True)
 
 
 class ViTForImageClassification(nn.Module):

@@ -54,12 +54,18 @@ class ResidualSublayer(nn.Module):
     """
 
     def __init__(
-        self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False, norm: str = "layer"
+        self,
+        d_model: int,
+        dropout: float = 0.0,
+        *,
+        norm_first: bool = False,
+        norm: str = "layernorm",
+        norm_eps: float | None = None,
     ) -> None:
         super().__init__()
         check_dropout(dropout)
         self.norm_first = norm_first
-        self.norm = make_norm(norm, d_model)
+        self.norm = make_norm(norm, d_model, eps=norm_eps)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, sublayer: Callable[[Tensor], Tensor]) -> Tensor:
@@ -81,7 +87,9 @@ class EncoderLayer(nn.Module):
             output before the residual sum (as in the 2017 paper).
         norm_first: Pre-LN if ``True``; Post-LN (the paper, and PyTorch's default) if ``False``.
         activation: ``"relu"`` (the paper), ``"gelu"`` or ``"gelu_tanh"`` (GPT-2's approximation).
-        norm: ``"layer"`` (:class:`LayerNorm`) or ``"rms"`` (:class:`RMSNorm`).
+        norm: ``"layernorm"`` (:class:`LayerNorm`) or ``"rmsnorm"`` (:class:`RMSNorm`); the
+            short forms ``"layer"`` and ``"rms"`` are accepted too.
+        norm_eps: the norms' ``eps``; ``None`` keeps their defaults (1e-5 and 1e-6).
         rope: rotary position embedding inside self-attention.
     """
 
@@ -94,7 +102,8 @@ class EncoderLayer(nn.Module):
         *,
         norm_first: bool = False,
         activation: str = "relu",
-        norm: str = "layer",
+        norm: str = "layernorm",
+        norm_eps: float | None = None,
         num_kv_heads: int | None = None,
         rope: bool = False,
         bias: bool = True,
@@ -105,19 +114,40 @@ class EncoderLayer(nn.Module):
             d_model, num_heads, num_kv_heads=num_kv_heads, dropout=dropout, bias=bias, rope=rope
         )
         self.ff = FeedForward(d_model, d_ff, dropout, activation=activation, bias=bias)
-        self.attn_residual = ResidualSublayer(d_model, dropout, norm_first=norm_first, norm=norm)
-        self.ff_residual = ResidualSublayer(d_model, dropout, norm_first=norm_first, norm=norm)
+        residual = dict(norm_first=norm_first, norm=norm, norm_eps=norm_eps)
+        self.attn_residual = ResidualSublayer(d_model, dropout, **residual)
+        self.ff_residual = ResidualSublayer(d_model, dropout, **residual)
 
     @property
     def norm_first(self) -> bool:
         return self.attn_residual.norm_first
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, *, is_causal: bool = False) -> Tensor:
-        """``x`` ``(B, T, d_model)``; ``mask`` broadcastable to ``(B, H, T, T)``."""
+    def forward(
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        *,
+        is_causal: bool = False,
+        return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """``x`` ``(B, T, d_model)``; ``mask`` broadcastable to ``(B, H, T, T)``.
+
+        With ``return_weights=True``, returns ``(x, weights)``: also the self-attention
+        weights ``(B, H, T, T)``, e.g. to draw what each head attends to.
+        """
         attn = self.self_attn
         check_sequence("x", x, attn.d_model, device_of(attn.q_proj))
-        x = self.attn_residual(x, lambda h: self.self_attn(h, mask=mask, is_causal=is_causal))
-        return self.ff_residual(x, self.ff)
+        weights: list[Tensor] = []
+
+        def self_attention(h: Tensor) -> Tensor:
+            if not return_weights:
+                return attn(h, mask=mask, is_causal=is_causal)
+            out, w = attn(h, mask=mask, is_causal=is_causal, return_weights=True)
+            weights.append(w)
+            return out
+
+        x = self.ff_residual(self.attn_residual(x, self_attention), self.ff)
+        return (x, weights[0]) if return_weights else x
 
 
 def _stack_position(
@@ -151,10 +181,11 @@ class Encoder(nn.Module):
     The other arguments are those of :class:`EncoderLayer`. Pre-LN stacks
     (``norm_first=True``) end with a final normalization, as in GPT-2.
 
-    ``forward(x, mask=None, *, is_causal=False)``: ``x`` is the ``(B, T, d_model)`` input
-    embeddings; returns ``(B, T, d_model)``. It raises ``TypeError`` for an ``x`` that is not a
-    floating-point tensor and ``ValueError`` for one of another shape or device, or longer
-    than ``max_len`` with absolute positions.
+    ``forward(x, mask=None, *, is_causal=False, return_weights=False)``: ``x`` is the ``(B, T,
+    d_model)`` input embeddings; returns ``(B, T, d_model)``, or with ``return_weights=True``
+    that and a list of each layer's ``(B, H, T, T)`` attention weights. It raises ``TypeError``
+    for an ``x`` that is not a floating-point tensor and ``ValueError`` for one of another shape
+    or device, or longer than ``max_len`` with absolute positions.
     """
 
     def __init__(
@@ -169,7 +200,8 @@ class Encoder(nn.Module):
         positional: str | None = None,
         max_len: int = 512,
         activation: str = "relu",
-        norm: str = "layer",
+        norm: str = "layernorm",
+        norm_eps: float | None = None,
         num_kv_heads: int | None = None,
     ) -> None:
         super().__init__()
@@ -185,14 +217,22 @@ class Encoder(nn.Module):
                 norm_first=norm_first,
                 activation=activation,
                 norm=norm,
+                norm_eps=norm_eps,
                 num_kv_heads=num_kv_heads,
                 rope=positional == "rope",
             )
             for _ in range(num_layers)
         )
-        self.final_norm = make_norm(norm, d_model) if norm_first else nn.Identity()
+        self.final_norm = make_norm(norm, d_model, eps=norm_eps) if norm_first else nn.Identity()
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, *, is_causal: bool = False) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        mask: Tensor | None = None,
+        *,
+        is_causal: bool = False,
+        return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
         attn = self.layers[0].self_attn
         check_sequence("x", x, attn.d_model, device_of(attn.q_proj))
         if self.position is not None:
@@ -200,9 +240,15 @@ class Encoder(nn.Module):
         x = self.dropout(x)
         if self.positional == "alibi":
             mask = _add_alibi(mask, self.num_heads, x.shape[1], x.device, x.dtype)
+        weights = []
         for layer in self.layers:
-            x = layer(x, mask, is_causal=is_causal)
-        return self.final_norm(x)
+            if return_weights:
+                x, w = layer(x, mask, is_causal=is_causal, return_weights=True)
+                weights.append(w)
+            else:
+                x = layer(x, mask, is_causal=is_causal)
+        x = self.final_norm(x)
+        return (x, weights) if return_weights else x
 
 
 def _add_alibi(
@@ -254,7 +300,8 @@ class DecoderLayer(nn.Module):
         *,
         norm_first: bool = False,
         activation: str = "relu",
-        norm: str = "layer",
+        norm: str = "layernorm",
+        norm_eps: float | None = None,
         num_kv_heads: int | None = None,
         rope: bool = False,
         bias: bool = True,
@@ -268,13 +315,10 @@ class DecoderLayer(nn.Module):
             d_model, num_heads, num_kv_heads=num_kv_heads, dropout=dropout, bias=bias
         )
         self.ff = FeedForward(d_model, d_ff, dropout, activation=activation, bias=bias)
-        self.self_attn_residual = ResidualSublayer(
-            d_model, dropout, norm_first=norm_first, norm=norm
-        )
-        self.cross_attn_residual = ResidualSublayer(
-            d_model, dropout, norm_first=norm_first, norm=norm
-        )
-        self.ff_residual = ResidualSublayer(d_model, dropout, norm_first=norm_first, norm=norm)
+        residual = dict(norm_first=norm_first, norm=norm, norm_eps=norm_eps)
+        self.self_attn_residual = ResidualSublayer(d_model, dropout, **residual)
+        self.cross_attn_residual = ResidualSublayer(d_model, dropout, **residual)
+        self.ff_residual = ResidualSublayer(d_model, dropout, **residual)
 
     @property
     def norm_first(self) -> bool:
@@ -357,7 +401,8 @@ class Decoder(nn.Module):
         positional: str | None = None,
         max_len: int = 512,
         activation: str = "relu",
-        norm: str = "layer",
+        norm: str = "layernorm",
+        norm_eps: float | None = None,
         num_kv_heads: int | None = None,
     ) -> None:
         super().__init__()
@@ -373,12 +418,13 @@ class Decoder(nn.Module):
                 norm_first=norm_first,
                 activation=activation,
                 norm=norm,
+                norm_eps=norm_eps,
                 num_kv_heads=num_kv_heads,
                 rope=positional == "rope",
             )
             for _ in range(num_layers)
         )
-        self.final_norm = make_norm(norm, d_model) if norm_first else nn.Identity()
+        self.final_norm = make_norm(norm, d_model, eps=norm_eps) if norm_first else nn.Identity()
 
     def new_caches(self) -> list[KVCache]:
         """One empty :class:`KVCache` per layer, for incremental decoding."""

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ..utils._checks import check_device, is_int, is_number
 
-__all__ = ["LayerNorm", "RMSNorm", "make_norm"]
+__all__ = ["LayerNorm", "RMSNorm", "NORMS", "norm_name", "make_norm"]
 
 _HALF = (torch.float16, torch.bfloat16)
 _HAS_RMS_NORM = hasattr(F, "rms_norm")  # PyTorch 2.4 and later
@@ -125,10 +125,30 @@ class RMSNorm(nn.Module):
         return y.to(x.dtype)  # the output follows the input's dtype, whatever the weight's
 
 
-def make_norm(kind: str, d_model: int) -> nn.Module:
-    """``"layer"`` -> :class:`LayerNorm`, ``"rms"`` -> :class:`RMSNorm`."""
-    if kind == "layer":
-        return LayerNorm(d_model)
-    if kind == "rms":
-        return RMSNorm(d_model)
-    raise ValueError(f"norm must be 'layer' or 'rms', but got {kind!r}")
+#: The norms the library builds by name.
+NORMS = ("layernorm", "rmsnorm")
+# The layers spelled them "layer" and "rms" before the library had subpackages; GPTConfig
+# spelled them as NORMS. Both spellings stay accepted, so saved configs and notebooks load.
+_NORM_ALIASES = {"layer": "layernorm", "rms": "rmsnorm"}
+
+
+def norm_name(kind: object) -> str:
+    """The library's name for a norm option: ``"layer"`` -> ``"layernorm"``, ``"rms"`` ->
+    ``"rmsnorm"``; raise ``ValueError`` for anything else."""
+    name = _NORM_ALIASES.get(kind, kind) if isinstance(kind, str) else kind
+    if name not in NORMS:
+        raise ValueError(
+            f"norm must be one of {NORMS} (or their short forms 'layer', 'rms'), but got {kind!r}"
+        )
+    return name
+
+
+def make_norm(
+    kind: str, d_model: int, *, eps: float | None = None, bias: bool = True
+) -> LayerNorm | RMSNorm:
+    """``"layernorm"`` -> :class:`LayerNorm`, ``"rmsnorm"`` -> :class:`RMSNorm` (the short
+    forms ``"layer"`` and ``"rms"`` too). ``eps=None`` keeps the class's default; ``bias`` is
+    LayerNorm's (RMSNorm has none)."""
+    if norm_name(kind) == "rmsnorm":
+        return RMSNorm(d_model) if eps is None else RMSNorm(d_model, eps)
+    return LayerNorm(d_model, bias=bias) if eps is None else LayerNorm(d_model, eps, bias=bias)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...modules.feed_forward import ACTIVATIONS
+from ...modules.norms import NORMS, norm_name
 from ...utils._checks import check_positive_int, is_number
 
 __all__ = ["GPTConfig", "GPT_POSITIONAL", "GPT_NORMS", "GPT_ACTIVATIONS"]
 
 
 GPT_POSITIONAL = ("learned", "rope")
-GPT_NORMS = ("layernorm", "rmsnorm")
+GPT_NORMS = NORMS
 GPT_ACTIVATIONS = (*ACTIVATIONS, "swiglu")
 
 
@@ -106,8 +107,7 @@ class GPTConfig:
             raise ValueError(
                 f"activation must be one of {sorted(GPT_ACTIVATIONS)}, but got {self.activation!r}"
             )
-        if self.norm not in GPT_NORMS:
-            raise ValueError(f"norm must be one of {GPT_NORMS}, but got {self.norm!r}")
+        self.norm = norm_name(self.norm)  # "layer" and "rms" become "layernorm" and "rmsnorm"
         if not is_number(self.rope_base):
             raise ValueError(f"rope_base must be a number > 1, but got {self.rope_base!r}")
         if not self.rope_base > 1:

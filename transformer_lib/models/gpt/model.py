@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from ...modules.layers import FeedForward, SwiGLU
 from ...modules.multi_head_attention import KVCache, MultiHeadAttention
-from ...modules.norms import LayerNorm, RMSNorm
+from ...modules.norms import LayerNorm, RMSNorm, make_norm
 from ...modules.positions import LearnedPositionalEmbedding
 from ...utils._checks import check_device
 from ..pretrained import PretrainedMixin
@@ -37,9 +37,7 @@ def _dropout(p: float) -> nn.Module:
 
 
 def _norm(config: GPTConfig) -> nn.Module:
-    if config.norm == "rmsnorm":
-        return RMSNorm(config.d_model, config.norm_eps)
-    return LayerNorm(config.d_model, config.norm_eps, bias=config.bias)
+    return make_norm(config.norm, config.d_model, eps=config.norm_eps, bias=config.bias)
 
 
 class GPTBlock(nn.Module):
