@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..utils._checks import is_int
+from ..utils._checks import is_int, is_number
 from ..utils.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 
 __all__ = ["train", "History"]
@@ -277,6 +277,57 @@ def train(
             next copied to the host, so up to ``log_every - 1`` further steps may have run;
             the message names the first step with a non-finite loss.
     """
+    _check_train_args(
+        model, get_batch, loss_fn, optimizer, scheduler, clip_grad_norm, amp, compile,
+        steps=steps, accumulation_steps=accumulation_steps, eval_every=eval_every,
+        checkpoint_every=checkpoint_every, log_every=log_every, eval_fn=eval_fn,
+        checkpoint_path=checkpoint_path,
+    )  # fmt: skip
+    run = _Run(model, optimizer, scheduler, amp, compile, accumulation_steps)
+    start = 0
+    if checkpoint_path is not None and resume and checkpoint_exists(checkpoint_path):
+        start = run.resume(checkpoint_path, steps)
+    run.open_progress_bar(progress, start, steps, desc)
+    model.train()
+    try:
+        for step in range(start, steps):
+            run.step(step, get_batch, loss_fn, clip_grad_norm)
+            done = step + 1
+            do_eval = eval_fn is not None and (
+                done == steps or (eval_every is not None and done % eval_every == 0)
+            )
+            do_checkpoint = checkpoint_path is not None and (
+                done == steps or (checkpoint_every is not None and done % checkpoint_every == 0)
+            )
+            if done % log_every == 0 or done == steps or do_eval or do_checkpoint:
+                run.log()
+            if do_eval:
+                run.evaluate(eval_fn, done)
+            if do_checkpoint:
+                run.checkpoint(checkpoint_path, done)
+    finally:
+        run.close_progress_bar()
+    return run.history
+
+
+def _check_train_args(
+    model: Any,
+    get_batch: Any,
+    loss_fn: Any,
+    optimizer: Any,
+    scheduler: Any,
+    clip_grad_norm: Any,
+    amp: Any,
+    compile: Any,
+    *,
+    steps: Any,
+    accumulation_steps: Any,
+    eval_every: Any,
+    checkpoint_every: Any,
+    log_every: Any,
+    eval_fn: Any,
+    checkpoint_path: Any,
+) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, but got {type(model).__name__}")
     if not isinstance(optimizer, torch.optim.Optimizer):
@@ -291,11 +342,7 @@ def train(
             f"scheduler must be a learning-rate scheduler (with .step()) or None, "
             f"but got {type(scheduler).__name__}"
         )
-    if clip_grad_norm is not None and not (
-        isinstance(clip_grad_norm, (int, float))
-        and not isinstance(clip_grad_norm, bool)
-        and clip_grad_norm > 0
-    ):
+    if clip_grad_norm is not None and not (is_number(clip_grad_norm) and clip_grad_norm > 0):
         raise ValueError(
             f"clip_grad_norm must be a positive number or None, but got {clip_grad_norm!r}"
         )
@@ -312,178 +359,186 @@ def train(
     if checkpoint_every is not None and checkpoint_path is None:
         raise ValueError("checkpoint_every is given but checkpoint_path is None")
 
-    rank, world_size = _dist_rank_and_size()
-    plain = _unwrap(model)  # what checkpoints hold
-    ddp = _find_ddp(model)
-    step_model = torch.compile(model) if compile else model
-    eval_model = _unwrap(model) if compile else model
 
-    history = History()
-    start = 0
-    amp_state: dict[str, Any] = {"ready": False, "dtype": None, "device": "cpu", "scaler": None}
+class _Run:
+    """The state of one call of :func:`train`, and its named steps: ``resume``, ``step``,
+    ``log``, ``evaluate``, ``checkpoint``."""
 
-    def setup_amp(batch: Any) -> None:
-        # Decided from the first batch, whose device is where the computation happens.
-        if amp_state["ready"]:
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        amp: bool | str,
+        compile: bool,
+        accumulation_steps: int,
+    ) -> None:
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.amp, self.accumulation_steps = amp, accumulation_steps
+        self.rank, self.world_size = _dist_rank_and_size()
+        self.plain = _unwrap(model)  # what checkpoints hold
+        self.ddp = _find_ddp(model)
+        self.step_model = torch.compile(model) if compile else model
+        self.eval_model = _unwrap(model) if compile else model
+        self.history = History()
+        # Mixed precision, decided from the first batch (or the model, when resuming).
+        self.amp_ready, self.amp_dtype, self.device_type = False, None, "cpu"
+        self.scaler: torch.amp.GradScaler | None = None
+        # Losses still on the device: one detached scalar per micro-batch, oldest first, for
+        # the steps from `pending_from` on. Reading them forces a host-device sync, so it is
+        # batched (see log).
+        self.pending: list[Tensor] = []
+        self.pending_from = 0
+        self.bar: Any = None
+
+    def setup_amp(self, device_type: str) -> None:
+        if self.amp_ready:
             return
-        tensor = _first_tensor(batch)
-        if tensor is None:
-            tensor = next(model.parameters(), None)
-        device_type = tensor.device.type if tensor is not None else "cpu"
-        amp_state.update(ready=True, device=device_type, dtype=_amp_dtype(amp, device_type))
-        if amp_state["dtype"] == torch.float16:
+        self.amp_ready, self.device_type = True, device_type
+        self.amp_dtype = _amp_dtype(self.amp, device_type)
+        if self.amp_dtype == torch.float16:
             # float16's narrow range needs loss scaling; bfloat16 has float32's range.
-            amp_state["scaler"] = torch.amp.GradScaler(device_type)
+            self.scaler = torch.amp.GradScaler(device_type)
 
-    if checkpoint_path is not None and resume and checkpoint_exists(checkpoint_path):
-        # A scaler must exist before loading its state; it only exists for float16 runs.
-        if amp:
-            device = next(model.parameters()).device
-            amp_state.update(ready=True, device=device.type, dtype=_amp_dtype(amp, device.type))
-            if amp_state["dtype"] == torch.float16:
-                amp_state["scaler"] = torch.amp.GradScaler(device.type)
+    def resume(self, path: str | os.PathLike, steps: int) -> int:
+        """Load the checkpoint at ``path``; return its step."""
+        if self.amp:  # a scaler must exist before loading its state (float16 runs only)
+            self.setup_amp(next(self.model.parameters()).device.type)
         info = load_checkpoint(
-            checkpoint_path,
-            plain,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            scaler=amp_state["scaler"],
+            path,
+            self.plain,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
             restore_rng=True,
         )
         start = info["step"]
         extra = info.get("extra") or {}
-        history = History(
+        self.history = History(
             extra.get("losses", []), [(s, dict(m)) for s, m in extra.get("evals", [])]
         )
-        if world_size > 1:
-            _restore_rank_rng(extra.get("rank_rngs"), rank, world_size)
+        if self.world_size > 1:
+            _restore_rank_rng(extra.get("rank_rngs"), self.rank, self.world_size)
         if start > steps:
-            raise ValueError(
-                f"the checkpoint at {checkpoint_path} is at step {start}, past steps={steps}"
+            raise ValueError(f"the checkpoint at {path} is at step {start}, past steps={steps}")
+        self.pending_from = start
+        return start
+
+    def step(self, step: int, get_batch: Callable, loss_fn: Callable, clip: float | None) -> None:
+        """One optimisation step: ``accumulation_steps`` micro-batches, then the update."""
+        k = self.accumulation_steps
+        self.optimizer.zero_grad(set_to_none=True)
+        for micro in range(k):
+            batch = get_batch(step * k + micro)
+            if not self.amp_ready:  # the first batch's device is where the computation runs
+                tensor = _first_tensor(batch)
+                if tensor is None:
+                    tensor = next(self.model.parameters(), None)
+                self.setup_amp(tensor.device.type if tensor is not None else "cpu")
+            autocast = (
+                torch.autocast(self.device_type, dtype=self.amp_dtype)
+                if self.amp_dtype is not None
+                else nullcontext()
             )
+            # Under DDP, all-reduce the gradients only after the last micro-batch.
+            last = micro == k - 1
+            no_sync = self.ddp.no_sync() if self.ddp is not None and not last else nullcontext()
+            with no_sync:
+                with autocast:
+                    loss = loss_fn(self.step_model, batch)
+                _check_loss(loss)
+                # Dividing each micro-batch loss makes the summed gradients their mean.
+                scaled = loss.float() / k
+                (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
+            self.pending.append(loss.detach())  # no .item(): that would wait for the device
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
+        if clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)  # skips the step if the gradients overflowed
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        if self.bar is not None:
+            self.bar.update(1)
 
-    # Losses still on the device: one detached scalar per micro-batch, oldest first, for the
-    # steps from `pending_from` on. Reading them forces a host-device sync, so it is batched.
-    pending: list[Tensor] = []
-    pending_from = start
+    def log(self) -> None:
+        """Copy the pending losses to the host in one go, check them, show their mean."""
+        self._flush()
+        if self.bar is not None:
+            recent = self.history[-10:]
+            # refresh=False: redraw only every `mininterval`, not at every postfix change
+            self.bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", refresh=False)
 
-    def flush() -> None:
-        nonlocal pending_from
-        if not pending:
+    def _flush(self) -> None:
+        if not self.pending:
             return
-        stacked = torch.stack(pending)
-        pending.clear()
-        if world_size > 1:
+        stacked = torch.stack(self.pending)
+        self.pending.clear()
+        if self.world_size > 1:
             # The mean over the ranks: the loss of the whole global batch, equal on every rank.
             if stacked.dtype in (torch.float16, torch.bfloat16):
                 stacked = stacked.float()
             torch.distributed.all_reduce(stacked)
-            stacked = stacked / world_size
+            stacked = stacked / self.world_size
         values = stacked.tolist()  # one copy to the host for many steps
-        for i in range(0, len(values), accumulation_steps):
+        k = self.accumulation_steps
+        for i in range(0, len(values), k):
             # Summed in Python floats in micro-batch order, as loss.item() per step would be.
             total = 0.0
-            for value in values[i : i + accumulation_steps]:
+            for value in values[i : i + k]:
                 total += value
-            history.append(total / accumulation_steps)
-            if not math.isfinite(history[-1]):
-                raise FloatingPointError(f"the loss became {history[-1]} at step {pending_from}")
-            pending_from += 1
+            self.history.append(total / k)
+            if not math.isfinite(self.history[-1]):
+                raise FloatingPointError(
+                    f"the loss became {self.history[-1]} at step {self.pending_from}"
+                )
+            self.pending_from += 1
 
-    def evaluate(step: int) -> None:
-        eval_model.eval()
+    def evaluate(self, eval_fn: Callable, step: int) -> None:
+        model = self.eval_model
+        model.eval()
         try:
             with torch.no_grad():
-                metrics = {k: float(v) for k, v in eval_fn(eval_model).items()}
+                metrics = {k: float(v) for k, v in eval_fn(model).items()}
         finally:
-            eval_model.train()
-        history.evals.append((step, metrics))
-        if bar is not None:
-            bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            model.train()
+        self.history.evals.append((step, metrics))
+        if self.bar is not None:
+            self.bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
 
-    def checkpoint(step: int) -> None:
-        extra: dict[str, Any] = {"losses": list(history), "evals": history.evals}
-        if world_size > 1:
+    def checkpoint(self, path: str | os.PathLike, step: int) -> None:
+        extra: dict[str, Any] = {"losses": list(self.history), "evals": self.history.evals}
+        if self.world_size > 1:
             # Each rank draws its own dropout masks; to resume exactly, each needs its stream.
-            extra["rank_rngs"] = _gather_rank_rngs(world_size)
-        if rank != 0:
+            extra["rank_rngs"] = _gather_rank_rngs(self.world_size)
+        if self.rank != 0:
             return
         save_checkpoint(
-            checkpoint_path,
-            plain,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            scaler=amp_state["scaler"],
+            path,
+            self.plain,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
             step=step,
             extra=extra,
         )
-        history.checkpoints.append(step)
+        self.history.checkpoints.append(step)
 
-    show = progress and start < steps and rank == 0
-    bar = _progress_bar(steps, start, desc) if show else None
-    model.train()
-    try:
-        for step in range(start, steps):
-            optimizer.zero_grad(set_to_none=True)
-            for micro in range(accumulation_steps):
-                batch = get_batch(step * accumulation_steps + micro)
-                setup_amp(batch)
-                dtype, scaler = amp_state["dtype"], amp_state["scaler"]
-                autocast = (
-                    torch.autocast(amp_state["device"], dtype=dtype)
-                    if dtype is not None
-                    else nullcontext()
-                )
-                # Under DDP, all-reduce the gradients only after the last micro-batch.
-                last = micro == accumulation_steps - 1
-                no_sync = ddp.no_sync() if ddp is not None and not last else nullcontext()
-                with no_sync:
-                    with autocast:
-                        loss = loss_fn(step_model, batch)
-                    if not isinstance(loss, Tensor):
-                        raise TypeError(
-                            f"loss_fn must return a scalar tensor, but returned "
-                            f"{type(loss).__name__}"
-                        )
-                    if loss.ndim != 0:
-                        raise ValueError(
-                            f"loss_fn must return a scalar, but returned shape {loss.shape}"
-                        )
-                    # Dividing each micro-batch loss makes the summed gradients their mean.
-                    scaled = loss.float() / accumulation_steps
-                    (scaler.scale(scaled) if scaler is not None else scaled).backward()
-                pending.append(loss.detach())  # no .item(): that would wait for the device
-            if scaler is not None:
-                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-            if clip_grad_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-            if scaler is not None:
-                scaler.step(optimizer)  # skips the step if the gradients overflowed
-                scaler.update()
-            else:
-                optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            done = step + 1
-            if bar is not None:
-                bar.update(1)
-            do_eval = eval_fn is not None and (
-                done == steps or (eval_every is not None and done % eval_every == 0)
-            )
-            do_checkpoint = checkpoint_path is not None and (
-                done == steps or (checkpoint_every is not None and done % checkpoint_every == 0)
-            )
-            if done % log_every == 0 or done == steps or do_eval or do_checkpoint:
-                flush()
-                if bar is not None:
-                    recent = history[-10:]
-                    # refresh=False: redraw only every `mininterval`, not at every postfix change
-                    bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}", refresh=False)
-            if do_eval:
-                evaluate(done)
-            if do_checkpoint:
-                checkpoint(done)
-    finally:
-        if bar is not None:
-            bar.close()
-    return history
+    def open_progress_bar(self, progress: bool, start: int, steps: int, desc: str) -> None:
+        if progress and start < steps and self.rank == 0:
+            self.bar = _progress_bar(steps, start, desc)
+
+    def close_progress_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _check_loss(loss: Any) -> None:
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"loss_fn must return a scalar tensor, but returned {type(loss).__name__}")
+    if loss.ndim != 0:
+        raise ValueError(f"loss_fn must return a scalar, but returned shape {loss.shape}")
