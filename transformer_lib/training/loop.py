@@ -7,7 +7,6 @@ to the host together every ``log_every`` steps (see :func:`train`).
 
 from __future__ import annotations
 
-import base64
 import math
 import os
 import warnings
@@ -20,6 +19,14 @@ from torch import Tensor, nn
 
 from ..utils._checks import is_int, is_number
 from ..utils.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+from ._distributed_state import (
+    find_ddp,
+    gather_rank_rngs,
+    rank_and_world_size,
+    restore_rank_rng,
+    unwrap,
+)
+from .mixed_precision import amp_dtype, check_amp
 
 __all__ = ["train", "History"]
 
@@ -41,82 +48,6 @@ class History(list):
         self.checkpoints: list[int] = []
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The plain model inside ``torch.compile`` and ``DistributedDataParallel`` wrappers.
-
-    Checkpoints hold the plain model's state dict, so that they load into any model of the
-    same architecture, wrapped or not (a wrapper's keys carry a ``_orig_mod.`` or ``module.``
-    prefix).
-    """
-    while True:
-        if hasattr(model, "_orig_mod") and isinstance(model._orig_mod, nn.Module):
-            model = model._orig_mod  # torch.compile's OptimizedModule
-        elif isinstance(model, nn.parallel.DistributedDataParallel):
-            model = model.module
-        else:
-            return model
-
-
-def _find_ddp(model: nn.Module) -> nn.parallel.DistributedDataParallel | None:
-    """The ``DistributedDataParallel`` wrapper in ``model``'s chain of wrappers, if any."""
-    while True:
-        if isinstance(model, nn.parallel.DistributedDataParallel):
-            return model
-        inner = getattr(model, "_orig_mod", None)
-        if not isinstance(inner, nn.Module):
-            return None
-        model = inner
-
-
-def _dist_rank_and_size() -> tuple[int, int]:
-    """``(rank, world_size)`` of this process; ``(0, 1)`` outside a distributed run."""
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _encode_state(state: Tensor) -> str:
-    """A byte tensor (an RNG state) as base64 text, to store it in a checkpoint's JSON."""
-    return base64.b64encode(state.cpu().numpy().tobytes()).decode("ascii")
-
-
-def _decode_state(text: str) -> Tensor:
-    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8).clone()
-
-
-def _local_rng() -> dict[str, Any]:
-    """This process's PyTorch RNG states (CPU, and its current CUDA device if in use)."""
-    state: dict[str, Any] = {"torch": _encode_state(torch.get_rng_state()), "cuda": None}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = _encode_state(torch.cuda.get_rng_state())
-    return state
-
-
-def _gather_rank_rngs(world_size: int) -> list[dict[str, Any]]:
-    """Every rank's RNG states, gathered on every rank (a collective: all ranks must call)."""
-    states: list[Any] = [None] * world_size
-    torch.distributed.all_gather_object(states, _local_rng())
-    return states
-
-
-def _restore_rank_rng(states: Any, rank: int, world_size: int) -> None:
-    """Give this rank back its own RNG stream (the checkpoint's main state is rank 0's)."""
-    if not isinstance(states, list) or len(states) != world_size:
-        saved = len(states) if isinstance(states, list) else 1
-        warnings.warn(
-            f"the checkpoint was written by a run of {saved} process(es), this run has "
-            f"{world_size}: it continues, but will not repeat an uninterrupted run exactly",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return
-    mine = states[rank]
-    torch.set_rng_state(_decode_state(mine["torch"]))
-    if mine.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state(_decode_state(mine["cuda"]))
-
-
 def _first_tensor(obj: Any) -> Tensor | None:
     """The first tensor in a (nested) batch, to learn which device the batch lives on."""
     if isinstance(obj, Tensor):
@@ -129,37 +60,6 @@ def _first_tensor(obj: Any) -> Tensor | None:
             if found is not None:
                 return found
     return None
-
-
-_AMP_NAMES = ("bfloat16", "bf16", "float16", "fp16", "half")
-
-
-def _check_amp(amp: Any) -> None:
-    if not isinstance(amp, bool) and amp not in _AMP_NAMES:
-        raise ValueError(f"amp must be a bool, 'bfloat16' or 'float16', but got {amp!r}")
-
-
-def _amp_dtype(amp: bool | str, device_type: str) -> torch.dtype | None:
-    """The autocast dtype for ``amp`` on ``device_type``, or None to run in full precision."""
-    _check_amp(amp)
-    if amp is False:
-        return None
-    if amp is True:
-        dtype = torch.float16 if device_type == "cuda" else torch.bfloat16
-    else:
-        dtype = torch.bfloat16 if amp in ("bfloat16", "bf16") else torch.float16
-    try:
-        available = torch.amp.is_autocast_available(device_type)
-    except AttributeError:  # older PyTorch: autocast exists for these two
-        available = device_type in ("cpu", "cuda")
-    if not available or (device_type == "cpu" and dtype == torch.float16):
-        warnings.warn(
-            f"amp={amp!r} is not supported on {device_type}; training in full precision",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return None
-    return dtype
 
 
 def _progress_bar(total: int, initial: int, desc: str):
@@ -351,7 +251,7 @@ def _check_train_args(
     _check_positive("eval_every", eval_every, allow_none=True)
     _check_positive("checkpoint_every", checkpoint_every, allow_none=True)
     _check_positive("log_every", log_every)
-    _check_amp(amp)
+    check_amp(amp)
     if not isinstance(compile, bool):
         raise ValueError(f"compile must be True or False, but got {compile!r}")
     if eval_every is not None and eval_fn is None:
@@ -375,11 +275,11 @@ class _Run:
     ) -> None:
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.amp, self.accumulation_steps = amp, accumulation_steps
-        self.rank, self.world_size = _dist_rank_and_size()
-        self.plain = _unwrap(model)  # what checkpoints hold
-        self.ddp = _find_ddp(model)
+        self.rank, self.world_size = rank_and_world_size()
+        self.plain = unwrap(model)  # what checkpoints hold
+        self.ddp = find_ddp(model)
         self.step_model = torch.compile(model) if compile else model
-        self.eval_model = _unwrap(model) if compile else model
+        self.eval_model = unwrap(model) if compile else model
         self.history = History()
         # Mixed precision, decided from the first batch (or the model, when resuming).
         self.amp_ready, self.amp_dtype, self.device_type = False, None, "cpu"
@@ -395,7 +295,7 @@ class _Run:
         if self.amp_ready:
             return
         self.amp_ready, self.device_type = True, device_type
-        self.amp_dtype = _amp_dtype(self.amp, device_type)
+        self.amp_dtype = amp_dtype(self.amp, device_type)
         if self.amp_dtype == torch.float16:
             # float16's narrow range needs loss scaling; bfloat16 has float32's range.
             self.scaler = torch.amp.GradScaler(device_type)
@@ -418,7 +318,7 @@ class _Run:
             extra.get("losses", []), [(s, dict(m)) for s, m in extra.get("evals", [])]
         )
         if self.world_size > 1:
-            _restore_rank_rng(extra.get("rank_rngs"), self.rank, self.world_size)
+            restore_rank_rng(extra.get("rank_rngs"), self.rank, self.world_size)
         if start > steps:
             raise ValueError(f"the checkpoint at {path} is at step {start}, past steps={steps}")
         self.pending_from = start
@@ -514,7 +414,7 @@ class _Run:
         extra: dict[str, Any] = {"losses": list(self.history), "evals": self.history.evals}
         if self.world_size > 1:
             # Each rank draws its own dropout masks; to resume exactly, each needs its stream.
-            extra["rank_rngs"] = _gather_rank_rngs(self.world_size)
+            extra["rank_rngs"] = gather_rank_rngs(self.world_size)
         if self.rank != 0:
             return
         save_checkpoint(
