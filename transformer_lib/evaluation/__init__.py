@@ -1,4 +1,5 @@
-"""Scores of generated text: BLEU, chrF, exact match and perplexity.
+"""Scores: BLEU, chrF, exact match and perplexity of generated text; the SQuAD metrics of
+extractive question answering.
 
 Layer 2: imports ``utils`` and ``data``.
 """

@@ -12,16 +12,14 @@ best span scores higher than ``start[0] + end[0]``.
 * :func:`encode_qa`: tokenize (question, context) pairs and find the answer's tokens from its
   characters; :func:`best_spans`: logits -> the best span or "no answer";
   :func:`answer_questions`: questions in, answer strings out (characters of the context);
-* :func:`qa_exact_match`, :func:`qa_f1`, :func:`squad_scores`: the SQuAD metrics.
+* :func:`qa_exact_match`, :func:`qa_f1`, :func:`squad_scores`: the SQuAD metrics, defined in
+  ``evaluation/squad.py`` and importable from here too.
 """
 
 from __future__ import annotations
 
-import collections
 import copy
 import numbers
-import re
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -30,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..evaluation.squad import normalize_answer, qa_exact_match, qa_f1, squad_scores
 from ..utils._checks import check_device, is_int
 from .bert.config import BERTConfig
 from .bert.conversion import (
@@ -447,68 +446,3 @@ def answer_questions(
         for b, (i, j) in enumerate(zip(spans.start.tolist(), spans.end.tolist(), strict=True)):
             answers.append("" if i == 0 else cs[b][enc.offsets[b][i][0] : enc.offsets[b][j][1]])
     return answers
-
-
-# --------------------------------------------------------------------------------------------
-# SQuAD metrics
-# --------------------------------------------------------------------------------------------
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = str.maketrans("", "", string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """Lower case, no punctuation, no articles (a, an, the), single spaces: SQuAD's rule.
-
-    So that "The Eiffel Tower." and "eiffel tower" count as the same answer.
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, but got {type(text).__name__}")
-    text = _ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION))
-    return " ".join(text.split())
-
-
-def qa_exact_match(prediction: str, truth: str) -> float:
-    """1.0 if the normalized prediction equals the normalized truth, else 0.0.
-
-    For an unanswerable question the truth is ``""``: only an empty prediction is right.
-    """
-    return float(normalize_answer(prediction) == normalize_answer(truth))
-
-
-def qa_f1(prediction: str, truth: str) -> float:
-    """Token F1 between prediction and truth (after :func:`normalize_answer`), in [0, 1].
-
-    Precision is the share of predicted words that are in the truth, recall the share of
-    the truth's words that were predicted (words counted with multiplicity), F1 their
-    harmonic mean. If either is empty (no answer), F1 is 1 when both are and 0 otherwise,
-    as in SQuAD 2.0's evaluation.
-    """
-    pred, gold = normalize_answer(prediction).split(), normalize_answer(truth).split()
-    if not pred or not gold:
-        return float(pred == gold)
-    common = sum((collections.Counter(pred) & collections.Counter(gold)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred), common / len(gold)
-    return 2 * precision * recall / (precision + recall)
-
-
-def squad_scores(predictions: Sequence[str], truths: Sequence[str]) -> dict[str, float]:
-    """Mean exact match and mean F1 (both in [0, 1]) over a list of answers.
-
-    Returns ``{"exact_match": ..., "f1": ...}``.
-    """
-    for name, seq in (("predictions", predictions), ("truths", truths)):
-        if isinstance(seq, str):
-            raise TypeError(f"{name} must be a list of strings, not one string")
-    if len(predictions) != len(truths) or not truths:
-        raise ValueError(
-            f"predictions and truths must be non-empty and of equal length, but have "
-            f"{len(predictions)} and {len(truths)}"
-        )
-    pairs = list(zip(predictions, truths, strict=True))
-    return {
-        "exact_match": sum(qa_exact_match(p, t) for p, t in pairs) / len(pairs),
-        "f1": sum(qa_f1(p, t) for p, t in pairs) / len(pairs),
-    }

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..utils._checks import check_device, is_int, is_number
+from ..utils._checks import check_features, is_int, is_number
 
 __all__ = ["LayerNorm", "RMSNorm", "NORMS", "norm_name", "make_norm"]
 
@@ -35,18 +35,6 @@ def _fused_dtype(h: Tensor, *params: Tensor | None) -> bool:
 def _check_eps(eps: object) -> None:
     if not is_number(eps) or not eps >= 0:
         raise ValueError(f"eps must be a number >= 0, but got {eps!r}")
-
-
-def _check_x(x: Tensor, d_model: int, weight: Tensor) -> None:
-    """``x`` must be a floating-point ``(..., d_model)`` tensor on ``weight``'s device."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a tensor, but got {type(x).__name__}")
-    if x.ndim == 0 or x.shape[-1] != d_model:
-        last = x.shape[-1] if x.ndim else "none (a scalar)"
-        raise ValueError(f"x has last dimension {last}, but d_model is {d_model}")
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"x must be a floating-point tensor, but has dtype {x.dtype}")
-    check_device("x", x, weight.device)
 
 
 def _as(p: Tensor | None, dtype: torch.dtype) -> Tensor | None:
@@ -78,7 +66,7 @@ class LayerNorm(nn.Module):
         return f"{self.d_model}, eps={self.eps}, bias={self.bias is not None}"
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_x(x, self.d_model, self.weight)
+        check_features(x, self.d_model, self.weight.device)
         # Compute the statistics in at least float32: half precision loses the small variances.
         h = x.float() if x.dtype in _HALF else x
         weight, bias = self.weight, self.bias
@@ -116,7 +104,7 @@ class RMSNorm(nn.Module):
         return f"{self.d_model}, eps={self.eps}"
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_x(x, self.d_model, self.weight)
+        check_features(x, self.d_model, self.weight.device)
         h = x.float() if x.dtype in _HALF else x
         if _HAS_RMS_NORM and _fused_dtype(h, self.weight):  # the same formula in one kernel
             y = F.rms_norm(h, (self.d_model,), _as(self.weight, h.dtype), self.eps)
