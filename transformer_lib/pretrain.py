@@ -435,6 +435,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--print-defaults", action="store_true", help="print the default config and exit"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for PyTorch (default: PyTorch's, one per core); with other "
+        "PyTorch processes on the same cores, give each a share of them",
+    )
     args = parser.parse_args(argv)
     if args.print_defaults:
         print(json.dumps(DEFAULTS, indent=2))
@@ -443,8 +450,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config)
         if args.stop_after is not None and args.stop_after < 1:
             raise ValueError(f"--stop-after must be >= 1, but is {args.stop_after}")
+        if args.threads is not None and args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, but is {args.threads}")
     except (ValueError, FileNotFoundError) as e:
         parser.exit(2, f"error: {e}\n")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     run(config, stop_after=args.stop_after, write_param_digest=args.write_param_digest)
     return 0
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import transformer_lib as tl
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.modules.multi_head_attention import KVCache
 
@@ -498,3 +499,42 @@ def test_sequence_classifier_bad_input():
         model(ids, attention_mask=torch.tensor([[1] * 6, [0, 0, 1, 1, 1, 1]]))
     with pytest.raises(ValueError, match="labels"):
         model(ids, labels=torch.tensor([0, 2]))
+
+
+def test_targets_give_the_mean_cross_entropy_and_skip_ignored_positions():
+    """nanoGPT's habit: ``logits, loss = model(x, y)``."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, max_len=8, d_model=16, num_heads=2, num_layers=1))
+    x = torch.randint(0, 11, (3, 8))
+    y = torch.randint(0, 11, (3, 8))
+    y[0, :5] = tl.IGNORE_INDEX
+    logits, loss = model(x, y)
+    torch.testing.assert_close(logits, model(x))
+    kept = y != tl.IGNORE_INDEX
+    expected = F.cross_entropy(logits[kept], y[kept])
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert model.tok_embed.weight.grad is not None
+
+
+@pytest.mark.parametrize(
+    "targets, error, message",
+    [
+        (torch.zeros(3, 7, dtype=torch.long), ValueError, r"labels must have shape \(B, T\)"),
+        (torch.full((3, 8), 11), ValueError, r"labels must be -100 or lie in \[0, 11\)"),
+        (torch.zeros(3, 8), TypeError, "labels must hold integer class ids"),
+        ([1, 2], TypeError, "labels must be a tensor"),
+    ],
+)
+def test_bad_targets_are_named(targets, error, message):
+    model = GPT(GPTConfig(vocab_size=11, max_len=8, d_model=16, num_heads=2, num_layers=1))
+    with pytest.raises(error, match=message):
+        model(torch.zeros(3, 8, dtype=torch.long), targets)
+
+
+def test_from_pretrained_returns_evaluation_mode(tmp_path):
+    model = GPT(GPTConfig(vocab_size=11, max_len=8, d_model=16, num_heads=2, num_layers=1))
+    model.train().save_pretrained(tmp_path / "m")
+    loaded = GPT.from_pretrained(tmp_path / "m")
+    assert not loaded.training
+    assert not any(m.training for m in loaded.modules())

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+import transformer_lib as tl
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.modules.lora import LoRALinear, add_lora, lora_parameters, merge_lora
 
@@ -160,3 +161,28 @@ def test_bad_arguments_raise():
         add_lora(small_gpt(), r=2, target_modules="query")
     with pytest.raises(ValueError, match="target_modules"):
         add_lora(small_gpt(), r=2, target_modules=())
+
+
+def test_trainable_keeps_a_new_head_trainable():
+    config = GPTConfig(vocab_size=11, max_len=8, d_model=16, num_heads=2, num_layers=1)
+    model = tl.GPTForSequenceClassification(config, num_labels=3)
+    add_lora(model, r=2, trainable="classifier")
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert {"classifier.weight", "classifier.bias"} <= trainable
+    assert all("lora_" in n or n.startswith("classifier.") for n in trainable)
+    # without it, the new head would be frozen at its random initialisation
+    frozen = add_lora(tl.GPTForSequenceClassification(config, num_labels=3), r=2)
+    assert not frozen.classifier.weight.requires_grad
+
+
+def test_trainable_that_matches_nothing_is_an_error():
+    model = GPT(GPTConfig(vocab_size=11, max_len=8, d_model=16, num_heads=2, num_layers=1))
+    with pytest.raises(ValueError, match=r"trainable=\('classifier',\) match no module"):
+        add_lora(model, r=2, trainable="classifier")
+
+
+def test_wrapping_twice_says_already_wrapped():
+    model = GPT(GPTConfig(vocab_size=11, max_len=8, d_model=16, num_heads=2, num_layers=1))
+    add_lora(model, r=2)
+    with pytest.raises(ValueError, match="already wrapped in LoRALinear.*merge_lora"):
+        add_lora(model, r=2)

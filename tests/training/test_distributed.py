@@ -16,8 +16,8 @@ import pytest
 import torch
 
 import transformer_lib as tl
-from transformer_lib import distributed
 from transformer_lib.pretrain import DEFAULTS, _derive_seed, load_config, main, run
+from transformer_lib.training import distributed
 
 TINY = {
     "model": {"d_model": 32, "num_heads": 2, "num_layers": 2, "dropout": 0.1},
@@ -220,3 +220,20 @@ def test_setup_rejects_bad_environments_and_arguments(monkeypatch):
         distributed.setup_distributed(backend="mpi")
     with pytest.raises(TypeError, match="floating-point"):
         distributed.all_reduce_mean(torch.tensor([1, 2]))
+
+
+def test_threads_option_sets_torchs_threads(monkeypatch, capsys):
+    """--threads N: with another PyTorch process on the same cores, give each its share."""
+    import transformer_lib.pretrain as pretrain
+
+    seen = []
+    monkeypatch.setattr(pretrain, "run", lambda *a, **k: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    try:
+        assert main(["--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--threads", "0"])
+    assert exit_info.value.code == 2 and "--threads must be >= 1" in capsys.readouterr().err

@@ -44,6 +44,9 @@ class PretrainedMixin:
     ) -> M:
         """Build the model from ``path``'s config and load the weights ``save_pretrained`` wrote.
 
+        The model comes back in evaluation mode (dropout off); call ``.train()`` before
+        training it with a loop of your own.
+
         Raises ``ValueError`` if the directory holds another class's model or a config this
         class does not understand, and ``FileNotFoundError`` if it holds no saved model.
         """
@@ -68,4 +71,6 @@ class PretrainedMixin:
             )
         model = cls(cls.config_class(**saved))  # type: ignore[call-arg]
         load_checkpoint(path, model, map_location=map_location)  # type: ignore[arg-type]
-        return model
+        # Evaluation mode, as from_huggingface and load_minilm return models: a loaded model
+        # is usually used first (tl.train switches it to training mode itself).
+        return model.eval()  # type: ignore[attr-defined]

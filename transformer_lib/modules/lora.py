@@ -141,6 +141,7 @@ def add_lora(
     *,
     target_modules: Iterable[str] | str = ("q_proj", "v_proj"),
     dropout: float = 0.0,
+    trainable: Iterable[str] | str = (),
 ) -> nn.Module:
     """Wrap, in place, every ``nn.Linear`` named in ``target_modules`` in a :class:`LoRALinear`.
 
@@ -154,6 +155,9 @@ def add_lora(
         r, alpha, dropout: as in :class:`LoRALinear`.
         target_modules: module names, matched against the end of each dotted name
             (``"q_proj"`` matches ``"blocks.0.attn.q_proj"``).
+        trainable: modules that stay fully trainable, matched the same way: a new
+            classification head, for example (``trainable="classifier"``). Train them with
+            the LoRA parameters: ``[p for p in model.parameters() if p.requires_grad]``.
 
     Returns:
         ``model`` itself, now holding :class:`LoRALinear` modules.
@@ -162,11 +166,28 @@ def add_lora(
     targets = (target_modules,) if isinstance(target_modules, str) else tuple(target_modules)
     if not targets or not all(isinstance(t, str) and t for t in targets):
         raise ValueError(f"target_modules must be non-empty names, but got {target_modules!r}")
+    keep = (trainable,) if isinstance(trainable, str) else tuple(trainable)
+    if not all(isinstance(k, str) and k for k in keep):
+        raise ValueError(f"trainable must be module names, but got {trainable!r}")
+    kept = [module for name, module in model.named_modules() if keep and _matches(name, keep)]
+    if keep and not kept:
+        raise ValueError(f"trainable={keep} match no module of the model")
     names = [
         name
         for name, module in model.named_modules()
         if isinstance(module, nn.Linear) and _matches(name, targets)
     ]
+    wrapped = [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, LoRALinear) and _matches(name, targets)
+    ]
+    if wrapped and not names:
+        raise ValueError(
+            f"target_modules={targets} are already wrapped in LoRALinear ({wrapped[0]}, ...): "
+            "add_lora was called on this model before; call merge_lora(model) first to wrap "
+            "the merged layers again"
+        )
     if not names:
         linears = sorted(
             {n.rpartition(".")[2] for n, m in model.named_modules() if isinstance(m, nn.Linear)}
@@ -178,6 +199,8 @@ def add_lora(
     # Build every wrapper before touching the model, so a bad r leaves the model as it was.
     wrappers = {name: LoRALinear(model.get_submodule(name), r, alpha, dropout) for name in names}
     model.requires_grad_(False)  # the wrappers are not in the model yet: their A, B stay trainable
+    for module in kept:
+        module.requires_grad_(True)
     for name, wrapper in wrappers.items():
         _replace(model, name, wrapper)
     return model

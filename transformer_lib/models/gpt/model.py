@@ -15,13 +15,15 @@ import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...data.masking import IGNORE_INDEX
 from ...modules.layers import FeedForward, SwiGLU
 from ...modules.multi_head_attention import KVCache, MultiHeadAttention
 from ...modules.norms import LayerNorm, RMSNorm, make_norm
 from ...modules.positions import LearnedPositionalEmbedding
-from ...utils._checks import check_device
+from ...utils._checks import check_device, check_labels
 from ..pretrained import PretrainedMixin
 from . import conversion
 from .config import GPTConfig
@@ -201,21 +203,27 @@ class GPT(GPTGenerationMixin, PretrainedMixin, nn.Module):
     def forward(
         self,
         idx: Tensor,
+        targets: Tensor | None = None,
         *,
         caches: list[KVCache] | None = None,
         return_hidden: bool = False,
-    ) -> Tensor:
-        """Next-token logits for every position.
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Next-token logits for every position; with ``targets``, also the loss.
 
         Args:
             idx: ``(B, T)`` integer token ids in ``[0, vocab_size)``.
+            targets: ``(B, T)`` the token each position should predict (usually ``idx``
+                shifted by one), ``IGNORE_INDEX`` (-100) where no loss is wanted. Then the
+                result is ``(logits, loss)``: the mean cross-entropy over the other positions,
+                in float32 (nanoGPT's ``model(x, y)``).
             caches: one :class:`KVCache` per block (see :meth:`new_caches`). ``idx`` then
                 holds only the new tokens, whose positions follow the cached ones.
             return_hidden: return the final hidden states ``(B, T, d_model)`` (after the final
                 norm) instead of the logits, e.g. for a classification head.
 
         Returns:
-            ``(B, T, vocab_size)`` logits: position ``t`` scores the token at ``t + 1``.
+            ``(B, T, vocab_size)`` logits: position ``t`` scores the token at ``t + 1``; with
+            ``targets``, ``(logits, loss)``.
 
         Raises:
             TypeError: ``idx`` is not a tensor of integer ids.
@@ -225,7 +233,16 @@ class GPT(GPTGenerationMixin, PretrainedMixin, nn.Module):
         """
         offset = self._cached_length(caches)
         self._check_idx(idx, offset)
-        return self._forward(idx, caches, offset, return_hidden)
+        out = self._forward(idx, caches, offset, return_hidden)
+        if targets is None:
+            return out
+        if return_hidden:
+            raise ValueError("targets need logits: pass return_hidden=False with targets")
+        if isinstance(targets, Tensor):
+            check_device("targets", targets, idx.device, "idx is")
+        check_labels(targets, idx.shape, self.config.vocab_size, "(B, T)", IGNORE_INDEX)
+        loss = F.cross_entropy(out.float().flatten(0, 1), targets.flatten().long())
+        return out, loss
 
     def _forward(
         self, idx: Tensor, caches: list[KVCache] | None, offset: int, return_hidden: bool = False
