@@ -420,3 +420,20 @@ def test_plot_training_curve_short_and_linear():
     assert len(ax.get_lines()) == 1  # too short for the running mean
     assert ax.get_yscale() == "linear"
     assert ax.get_lines()[0].get_label() == "short"
+
+
+def test_plots_without_matplotlib_say_what_to_install(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        tl.plot_training_curve([1.0, 0.5])
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        tl.plot_attention(torch.rand(2, 2))

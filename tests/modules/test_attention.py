@@ -674,3 +674,22 @@ def test_cuda_parity(dtype, is_causal):
         assert got.device.type == "cuda"
         assert got.dtype == dtype
         torch.testing.assert_close(got.float().cpu(), want, **tol)
+
+
+def test_a_float_keep_mask_of_ones_and_zeros_is_refused():
+    """Hugging Face's attention_mask is 1.0/0.0 = keep/pad; added to the scores, it would mask
+    nothing. Refused with the fix in the message, for the function and the module alike."""
+    q = torch.randn(2, 1, 4, 8)
+    keep = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])[:, None, None, :]
+    with pytest.raises(ValueError, match=r"only 0.0 and 1.0.*mask.bool\(\)"):
+        tl.scaled_dot_product_attention(q, q, q, mask=keep)
+    mha = tl.MultiHeadAttention(8, 2)
+    with pytest.raises(ValueError, match=r"only 0.0 and 1.0"):
+        mha(torch.randn(2, 4, 8), mask=keep)
+    # the same mask as bool is what was meant, and additive masks of 0 / -inf still work
+    tl.scaled_dot_product_attention(q, q, q, mask=keep.bool())
+    additive = torch.zeros_like(keep).masked_fill(keep == 0, float("-inf"))
+    torch.testing.assert_close(
+        tl.scaled_dot_product_attention(q, q, q, mask=additive),
+        tl.scaled_dot_product_attention(q, q, q, mask=keep.bool()),
+    )

@@ -128,6 +128,17 @@ def check_attention_inputs(
             f"mask must be bool (True = may attend) or floating point (added to the scores), "
             f"but has dtype {mask.dtype}"
         )
+    if mask.dtype.is_floating_point and mask.numel() and not torch.compiler.is_compiling():
+        # A float mask is *added* to the scores. A Hugging Face-style keep-mask (1.0 = attend,
+        # 0.0 = padding) would then shift some scores by 1 and mask nothing: a silent wrong
+        # result. Reading the values waits for the GPU once; float masks are the rare case.
+        ones = mask == 1
+        if bool(ones.any()) and bool((ones | (mask == 0)).all()):
+            raise ValueError(
+                "mask holds only 0.0 and 1.0: a float mask is added to the scores, so this "
+                "one masks nothing. For a keep-mask (1 = may attend) pass mask.bool(); for an "
+                "additive mask use 0 and float('-inf')"
+            )
     scores_shape = (*q.shape[:-1], k.shape[-2])
     try:
         broadcast = torch.broadcast_shapes(mask.shape, scores_shape)

@@ -6,6 +6,7 @@ matplotlib is imported lazily, so the library itself needs only PyTorch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -27,6 +28,14 @@ def _as_2d(weights: Tensor) -> Tensor:
     return w
 
 
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as e:  # optional: only the plots need it
+        raise ImportError("the plots need matplotlib: pip install matplotlib") from e
+    return plt
+
+
 def plot_attention(
     weights: Tensor,
     *,
@@ -42,7 +51,7 @@ def plot_attention(
 
     Rows are queries, columns are keys. Returns the matplotlib ``Axes``.
     """
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     w = _as_2d(weights)
     for name, labels, n in (("x_labels", x_labels, w.shape[1]), ("y_labels", y_labels, w.shape[0])):
@@ -87,7 +96,7 @@ def plot_training_curve(
     log_scale: bool = True,
 ):
     """Plot a loss curve per step, with a running mean over ``smooth`` steps on top."""
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     if not is_int(smooth) or smooth < 1:
         raise ValueError(f"smooth must be a positive int (1 = no smoothing), but got {smooth!r}")
