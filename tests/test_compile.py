@@ -121,3 +121,10 @@ def test_a_compiled_models_checkpoint_loads_into_a_plain_model(gpt, tmp_path, on
     tl.load_checkpoint(tmp_path / "ckpt", fresh)
     for name, value in model.state_dict().items():
         torch.testing.assert_close(fresh.state_dict()[name], value, rtol=0, atol=0, msg=name)
+
+
+def test_padding_mask_compiles_without_a_graph_break(one_thread):
+    """Its range check reads values (a graph break): under torch.compile it is left out."""
+    build = torch.compile(lambda lengths: tl.padding_mask(lengths, 6), fullgraph=True)
+    lengths = torch.tensor([3, 6])
+    assert torch.equal(build(lengths), tl.padding_mask(lengths, 6))

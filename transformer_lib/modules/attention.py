@@ -56,7 +56,13 @@ def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
         raise ValueError(f"lengths must have shape (B,), but has shape {tuple(lengths.shape)}")
     if not is_int(max_len) or max_len < 0:
         raise ValueError(f"max_len must be a non-negative int, but got {max_len!r}")
-    if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > max_len):
+    # Reading the range waits for the device and would split a torch.compile graph: under
+    # compile the check is left out (as GPT's id check is).
+    if (
+        lengths.numel()
+        and not torch.compiler.is_compiling()
+        and (int(lengths.min()) < 0 or int(lengths.max()) > max_len)
+    ):
         raise ValueError(
             f"lengths must lie in [0, max_len={max_len}], "
             f"but range from {int(lengths.min())} to {int(lengths.max())}"
