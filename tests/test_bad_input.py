@@ -2312,7 +2312,7 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         "load-checkpoint-wrong-model",
         checkpoint_call("load", model=nn.Linear(3, 3)),
         V,
-        r"does not match the model.*'bias' has shape",
+        r"does not fit Linear: .*of another shape \(given vs model: bias \(2,\) vs \(3,\)",
     ),
     (
         "all-reduce-mean-list",

@@ -310,7 +310,7 @@ def test_huggingface_errors(hf, tmp_path):
     with pytest.raises(ValueError, match="not tied to the word embeddings"):
         BERTForMaskedLM.from_huggingface(tmp_path)
     # A plain encoder checkpoint has no classifier: from_encoder is the way.
-    with pytest.raises(ValueError, match=r"missing \['classifier.bias', 'classifier.weight'\]"):
+    with pytest.raises(ValueError, match=r"2 missing \(classifier.bias, classifier.weight\)"):
         BERTForSequenceClassification.from_huggingface(hf.BertModel(hf_config(hf)))
 
 

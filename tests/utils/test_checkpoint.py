@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+import transformer_lib as tl
 from transformer_lib.utils import checkpoint
 from transformer_lib.utils.checkpoint import load_checkpoint, save_checkpoint
 
@@ -271,7 +272,7 @@ def test_newer_format_version_asks_for_a_newer_library(tmp_path):
 
 def test_weights_of_another_architecture_are_named(tmp_path):
     path = save_checkpoint(tmp_path / "c", nn.Sequential(nn.Linear(4, 4), nn.ReLU()))
-    with pytest.raises(ValueError, match=r"model\.safetensors does not match.*architecture"):
+    with pytest.raises(ValueError, match=r"model\.safetensors does not fit TiedLM: .*missing"):
         load_checkpoint(path, TiedLM())
 
 
@@ -357,10 +358,45 @@ def test_wrong_shape_names_the_parameter(tmp_path):
 
 def test_missing_and_unexpected_keys(tmp_path):
     path = save_checkpoint(tmp_path / "c", nn.Sequential(nn.Linear(2, 2)))
-    with pytest.raises(ValueError, match=r"missing keys \['1\.bias', '1\.weight'\]"):
+    with pytest.raises(ValueError, match=r"2 missing \(1\.bias, 1\.weight\)"):
         load_checkpoint(path, nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2)))
-    with pytest.raises(ValueError, match=r"unexpected keys \['0\.bias'\]"):
+    with pytest.raises(ValueError, match=r"1 unexpected \(0\.bias\)"):
         load_checkpoint(path, nn.Sequential(nn.Linear(2, 2, bias=False)))
+
+
+def test_a_mismatch_is_summarised_in_a_short_message(tmp_path):
+    """A checkpoint of another width: the count, the first few keys, the config difference."""
+    small = tl.GPT(tl.GPTConfig(vocab_size=11, max_len=8, d_model=16, num_heads=2, num_layers=2))
+    wide = tl.GPT(tl.GPTConfig(vocab_size=11, max_len=8, d_model=32, num_heads=2, num_layers=2))
+    path = tmp_path / "c"
+    small.save_pretrained(path)
+    with pytest.raises(ValueError) as info:
+        load_checkpoint(path, wide)
+    message = str(info.value)
+    assert len(message) < 400, message
+    assert "of another shape" in message and "and " in message and "more" in message
+    assert "d_model 16 vs 32" in message
+
+
+def test_lora_mismatches_say_what_to_call(tmp_path):
+    config = tl.GPTConfig(vocab_size=11, max_len=8, d_model=16, num_heads=2, num_layers=1)
+    plain, adapted = tl.GPT(config), tl.add_lora(tl.GPT(config), r=2)
+    save_checkpoint(tmp_path / "adapted", adapted)
+    save_checkpoint(tmp_path / "plain", plain)
+    with pytest.raises(ValueError, match="call add_lora on the model first"):
+        load_checkpoint(tmp_path / "adapted", tl.GPT(config))
+    with pytest.raises(ValueError, match="call merge_lora on it first"):
+        load_checkpoint(tmp_path / "plain", adapted)
+
+
+def test_a_compiled_model_is_saved_under_plain_names(tmp_path):
+    model = nn.Sequential(nn.Linear(2, 2))
+    compiled = torch.compile(model)  # compiling is lazy: wrapping costs nothing here
+    save_checkpoint(tmp_path / "c", compiled)
+    fresh = nn.Sequential(nn.Linear(2, 2))
+    load_checkpoint(tmp_path / "c", fresh)
+    torch.testing.assert_close(fresh[0].weight, model[0].weight, rtol=0, atol=0)
+    load_checkpoint(tmp_path / "c", compiled)  # and into a compiled one
 
 
 def test_bad_arguments(tmp_path):

@@ -7,28 +7,13 @@ Private to ``training``: used by :func:`~transformer_lib.train`.
 
 from __future__ import annotations
 
-import base64
 import warnings
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The plain model inside ``torch.compile`` and ``DistributedDataParallel`` wrappers.
-
-    Checkpoints hold the plain model's state dict, so that they load into any model of the
-    same architecture, wrapped or not (a wrapper's keys carry a ``_orig_mod.`` or ``module.``
-    prefix).
-    """
-    while True:
-        if hasattr(model, "_orig_mod") and isinstance(model._orig_mod, nn.Module):
-            model = model._orig_mod  # torch.compile's OptimizedModule
-        elif isinstance(model, nn.parallel.DistributedDataParallel):
-            model = model.module
-        else:
-            return model
+from ..utils._rng import capture_rng_state, rng_state_from_json, rng_state_to_json, set_rng_state
 
 
 def find_ddp(model: nn.Module) -> nn.parallel.DistributedDataParallel | None:
@@ -50,21 +35,9 @@ def rank_and_world_size() -> tuple[int, int]:
     return 0, 1
 
 
-def encode_rng_state(state: Tensor) -> str:
-    """A byte tensor (an RNG state) as base64 text, to store it in a checkpoint's JSON."""
-    return base64.b64encode(state.cpu().numpy().tobytes()).decode("ascii")
-
-
-def decode_rng_state(text: str) -> Tensor:
-    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8).clone()
-
-
 def local_rng() -> dict[str, Any]:
-    """This process's PyTorch RNG states (CPU, and its current CUDA device if in use)."""
-    state: dict[str, Any] = {"torch": encode_rng_state(torch.get_rng_state()), "cuda": None}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = encode_rng_state(torch.cuda.get_rng_state())
-    return state
+    """This process's RNG states (its own CUDA device only), as JSON values."""
+    return rng_state_to_json(capture_rng_state(cuda="current"))
 
 
 def gather_rank_rngs(world_size: int) -> list[dict[str, Any]]:
@@ -85,7 +58,14 @@ def restore_rank_rng(states: Any, rank: int, world_size: int) -> None:
             stacklevel=3,
         )
         return
-    mine = states[rank]
-    torch.set_rng_state(decode_rng_state(mine["torch"]))
-    if mine.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state(decode_rng_state(mine["cuda"]))
+    try:
+        mine = rng_state_from_json(states[rank])
+    except ValueError as e:
+        warnings.warn(
+            f"this rank's random number generator state in the checkpoint is unreadable "
+            f"({e}): the run continues, but will not repeat an uninterrupted run exactly",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return
+    set_rng_state(mine)

@@ -18,13 +18,13 @@ import torch
 from torch import Tensor, nn
 
 from ..utils._checks import is_int, is_number
+from ..utils._state_dict import unwrap
 from ..utils.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from ._distributed_state import (
     find_ddp,
     gather_rank_rngs,
     rank_and_world_size,
     restore_rank_rng,
-    unwrap,
 )
 from .mixed_precision import amp_dtype, check_amp
 

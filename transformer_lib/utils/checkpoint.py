@@ -32,7 +32,6 @@ import hashlib
 import io
 import json
 import os
-import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -41,7 +40,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..utils._checks import is_int
+from ._checks import is_int
+from ._rng import capture_rng_state, check_rng_state, set_rng_state
+from ._state_dict import check_weights, unwrap
 
 __all__ = [
     "save_checkpoint",
@@ -83,64 +84,6 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _rng_state() -> dict[str, Any]:
-    """Every random stream a training step may draw from, as tensors and plain numbers."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    try:
-        import numpy as np
-    except ImportError:
-        pass
-    else:
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
-        # A numpy array would need unpickling; a tensor loads under weights_only=True.
-        state["numpy"] = (kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, cached)
-    return state
-
-
-def _check_rng_state(state: Any) -> None:
-    """Raise ValueError unless ``state`` has the shape ``_rng_state`` gives (before any is set)."""
-    if not isinstance(state, dict):
-        raise ValueError(f"expected a dict, got {type(state).__name__}")
-    if not (isinstance(state.get("torch"), torch.Tensor) and state["torch"].dtype == torch.uint8):
-        raise ValueError("the PyTorch state is not a uint8 tensor")
-    python = state.get("python")
-    if not (
-        isinstance(python, (tuple, list))
-        and len(python) == 3
-        and isinstance(python[1], (tuple, list))
-        and all(isinstance(x, int) for x in python[1])
-    ):
-        raise ValueError("the Python random state is malformed")
-    cuda = state.get("cuda", [])
-    if not (isinstance(cuda, (list, tuple)) and all(isinstance(t, torch.Tensor) for t in cuda)):
-        raise ValueError("the CUDA states are malformed")
-    numpy_state = state.get("numpy")
-    if numpy_state is not None and not (
-        isinstance(numpy_state, (tuple, list))
-        and len(numpy_state) == 5
-        and isinstance(numpy_state[1], torch.Tensor)
-    ):
-        raise ValueError("the NumPy state is malformed")
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    _check_rng_state(state)
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    if "numpy" in state:
-        try:
-            import numpy as np
-        except ImportError:
-            return
-        kind, keys, pos, has_gauss, cached = state["numpy"]
-        np.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, cached))
 
 
 def _check_args(path: Any, model: Any, optimizer: Any, scheduler: Any) -> None:
@@ -199,12 +142,15 @@ def save_checkpoint(
         json.dumps(meta, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise TypeError(f"config and extra must be JSON-serialisable: {e}") from e
+    # A torch.compile'd or DDP-wrapped model's names carry a prefix ("_orig_mod.", "module."):
+    # save the model inside, so that the checkpoint loads into a plain model.
+    model = unwrap(model)
     # copy=True: safetensors refuses tensors that share memory (tied weights), and contiguous
     # copies are what it stores anyway.
     tensors = {
         k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()
     }
-    state: dict[str, Any] = {"step": step, "rng": _rng_state()}
+    state: dict[str, Any] = {"step": step, "rng": capture_rng_state()}
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
     if scheduler is not None:
@@ -355,28 +301,6 @@ def _read_verified(path: Path, name: str, meta: dict[str, Any]) -> bytes:
     return data
 
 
-def _check_weights(path: Path, model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    problems = []
-    if missing:
-        problems.append(f"missing keys {missing}")
-    if unexpected:
-        problems.append(f"unexpected keys {unexpected}")
-    for name in sorted(set(expected) & set(tensors)):
-        if expected[name].shape != tensors[name].shape:
-            problems.append(
-                f"parameter {name!r} has shape {tuple(tensors[name].shape)} in the checkpoint "
-                f"but {tuple(expected[name].shape)} in the model"
-            )
-    if problems:
-        raise ValueError(
-            f"checkpoint {path / MODEL_FILE} does not match the model (a checkpoint of "
-            "another architecture or size?): " + "; ".join(problems)
-        )
-
-
 def load_checkpoint(
     path: str | os.PathLike,
     model: nn.Module,
@@ -423,7 +347,8 @@ def load_checkpoint(
         tensors = safetensors_load(data)
     except Exception as e:  # safetensors raises its own error type for every kind of damage
         raise _damaged(path / MODEL_FILE, f"is truncated or corrupted: {e}") from e
-    _check_weights(path, model, tensors)
+    model = unwrap(model)
+    check_weights(model, tensors, f"checkpoint {path / MODEL_FILE}", meta.get("config"))
 
     state: dict[str, Any] = {}
     wanted = optimizer is not None or scheduler is not None or scaler is not None or restore_rng
@@ -441,7 +366,7 @@ def load_checkpoint(
                 raise ValueError(f"checkpoint {path} has no {key} state to load")
         if restore_rng:
             try:
-                _check_rng_state(state.get("rng"))
+                check_rng_state(state.get("rng"))
             except ValueError as e:
                 raise _damaged(
                     path / STATE_FILE, f"holds no valid random number generator states: {e}"
@@ -461,7 +386,7 @@ def load_checkpoint(
             f"checkpoint {path / STATE_FILE} does not match the optimizer, scheduler or "
             f"scaler given: {e}"
         ) from e
-    model.load_state_dict(tensors)
+    model.load_state_dict(tensors, strict=False)  # checked above, tied weights allowed for
     if restore_rng:
-        _set_rng_state(state["rng"])  # checked above
+        set_rng_state(state["rng"])  # checked above
     return {"step": meta["step"], "config": meta.get("config"), "extra": meta.get("extra")}

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ...utils._state_dict import load_weights
 from .config import BERTConfig
 
 __all__ = [
@@ -87,16 +88,8 @@ def head_state(renamed: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def load_state(model: nn.Module, state: dict[str, Tensor]) -> None:
-    """``load_state_dict`` with an error naming every missing or unexpected key."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise ValueError(
-            f"the checkpoint does not fit {type(model).__name__}: missing {missing}, "
-            f"unexpected {unexpected}"
-        )
-    model.load_state_dict(state)
+    """Load renamed Hugging Face weights into ``model``; a mismatch is summarised."""
+    load_weights(model, state, "the Hugging Face BERT weights")
 
 
 def config_from_huggingface(hf: dict[str, Any]) -> BERTConfig:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ...utils._state_dict import load_weights, rename
 from .config import GPTConfig
 
 __all__ = ["from_huggingface", "copy_state"]
@@ -93,64 +94,50 @@ def _config_from_gpt2(hf: Any) -> GPTConfig:
     )
 
 
-@torch.no_grad()
 def _load_gpt2_weights(model: nn.Module, state: dict[str, Tensor]) -> None:
-    """Copy GPT-2's tensors (names without the ``transformer.`` prefix) into ``model``.
+    """Load GPT-2's tensors (names without the ``transformer.`` prefix) into ``model``.
 
     GPT-2 stores its projections as ``Conv1D``: ``y = x @ W + b`` with ``W`` of shape
     ``(in, out)``, the transpose of ``nn.Linear``'s ``(out, in)``. Its ``c_attn`` projects to
     queries, keys and values at once, so its output columns split into three ``d_model`` parts.
     """
-    used: set[str] = set()
-
-    def take(name: str) -> Tensor:
-        if name not in state:
-            raise ValueError(f"the GPT-2 weights lack {name!r}")
-        used.add(name)
-        return state[name]
-
-    def copy(param: Tensor, name: str, transpose: bool = False) -> None:
-        value = take(name)
-        value = value.T if transpose else value
-        if value.shape != param.shape:
-            raise ValueError(
-                f"GPT-2 weight {name!r} has shape {tuple(value.shape)}, expected "
-                f"{tuple(param.shape)}"
-            )
-        param.copy_(value)
-
-    assert model.pos_embed is not None
-    copy(model.tok_embed.weight, "wte.weight")
-    copy(model.pos_embed.embedding.weight, "wpe.weight")
-    for i, block in enumerate(model.blocks):
-        p = f"h.{i}."
-        for ours, theirs in ((block.ln_1, "ln_1"), (block.ln_2, "ln_2")):
-            copy(ours.weight, p + theirs + ".weight")
-            copy(ours.bias, p + theirs + ".bias")
-        attn = block.attn
-        q_w, k_w, v_w = take(p + "attn.c_attn.weight").T.chunk(3, dim=0)  # each (d, d)
-        q_b, k_b, v_b = take(p + "attn.c_attn.bias").chunk(3, dim=0)
-        for proj, w, b in ((attn.q_proj, q_w, q_b), (attn.k_proj, k_w, k_b),
-                           (attn.v_proj, v_w, v_b)):  # fmt: skip
-            proj.weight.copy_(w)
-            proj.bias.copy_(b)
-        copy(attn.out_proj.weight, p + "attn.c_proj.weight", transpose=True)
-        copy(attn.out_proj.bias, p + "attn.c_proj.bias")
-        copy(block.mlp.linear1.weight, p + "mlp.c_fc.weight", transpose=True)
-        copy(block.mlp.linear1.bias, p + "mlp.c_fc.bias")
-        copy(block.mlp.linear2.weight, p + "mlp.c_proj.weight", transpose=True)
-        copy(block.mlp.linear2.bias, p + "mlp.c_proj.bias")
-    copy(model.ln_f.weight, "ln_f.weight")
-    copy(model.ln_f.bias, "ln_f.bias")
+    mapping = {
+        "tok_embed.weight": "wte.weight",
+        "pos_embed.embedding.weight": "wpe.weight",
+        "ln_f.weight": "ln_f.weight",
+        "ln_f.bias": "ln_f.bias",
+    }
     if not model.config.tie_embeddings:
-        copy(model.lm_head.weight, "lm_head.weight")
-    else:
-        used.add("lm_head.weight")  # the same tensor as wte when tied
-    # Buffers such as an old causal-mask "attn.bias" carry no weights; anything else left
-    # over would mean a part this loader does not understand.
-    left = sorted(k for k in set(state) - used if not k.endswith(("attn.bias", "attn.masked_bias")))
-    if left:
-        raise ValueError(f"GPT-2 weights this loader does not use: {left}")
+        mapping["lm_head.weight"] = "lm_head.weight"
+    conv1d = set()  # GPT-2 names whose weight is stored transposed
+    for i in range(len(model.blocks)):
+        ours, theirs = f"blocks.{i}.", f"h.{i}."
+        for a, b in (("ln_1", "ln_1"), ("ln_2", "ln_2"), ("attn.out_proj", "attn.c_proj"),
+                     ("mlp.linear1", "mlp.c_fc"), ("mlp.linear2", "mlp.c_proj")):  # fmt: skip
+            for suffix in (".weight", ".bias"):
+                mapping[ours + a + suffix] = theirs + b + suffix
+            if not a.startswith("ln"):
+                conv1d.add(theirs + b + ".weight")
+        mapping[ours + "attn.c_attn.weight"] = theirs + "attn.c_attn.weight"
+        mapping[ours + "attn.c_attn.bias"] = theirs + "attn.c_attn.bias"
+    # Buffers such as an old causal-mask "attn.bias" carry no weights; the output head is the
+    # embedding when tied.
+    ignore = ("attn.bias", "attn.masked_bias") + (
+        ("lm_head.weight",) if model.config.tie_embeddings else ()
+    )
+    renamed = rename(state, mapping, "GPT-2", ignore=ignore)
+    ours: dict[str, Tensor] = {}
+    for name, value in renamed.items():
+        if name.endswith("attn.c_attn.weight") or name.endswith("attn.c_attn.bias"):
+            block, kind = name.removesuffix(".c_attn.weight"), "weight"
+            if name.endswith("bias"):
+                block, kind = name.removesuffix(".c_attn.bias"), "bias"
+            parts = (value.T if kind == "weight" else value).chunk(3, dim=0)  # q, k, v
+            for proj, part in zip(("q_proj", "k_proj", "v_proj"), parts, strict=True):
+                ours[f"{block}.{proj}.{kind}"] = part
+        else:
+            ours[name] = value.T if mapping[name] in conv1d else value
+    load_weights(model, ours, "the GPT-2 weights")
 
 
 def _config_from_llama(hf: Any) -> GPTConfig:
@@ -222,26 +209,12 @@ def _load_llama_weights(model: nn.Module, state: dict[str, Tensor]) -> None:
 
 
 def copy_state(model: nn.Module, state: dict[str, Tensor], mapping: dict[str, str], what: str):
-    """``model.<ours>.copy_(state[<theirs>])`` for every pair in ``mapping`` that ``model`` has;
-    every tensor of ``state`` must be used (tied output heads and rotary buffers aside)."""
-    params = dict(model.named_parameters(remove_duplicate=False))
-    used = set()
-    for ours, theirs in mapping.items():
-        if ours not in params:
-            continue  # e.g. biases when bias=False
-        if theirs not in state:
-            raise ValueError(f"the {what} weights lack {theirs!r}")
-        value = state[theirs]
-        if value.shape != params[ours].shape:
-            raise ValueError(
-                f"{what} weight {theirs!r} has shape {tuple(value.shape)}, expected "
-                f"{tuple(params[ours].shape)}"
-            )
-        params[ours].copy_(value)
-        used.add(theirs)
-    ignorable = ("rotary_emb.inv_freq",)
+    """Load ``state[theirs]`` into ``model.<ours>`` for every pair in ``mapping`` that the
+    model has; every tensor of ``state`` must be used (tied output heads and rotary buffers
+    aside)."""
+    keys = model.state_dict().keys()
+    mapping = {ours: theirs for ours, theirs in mapping.items() if ours in keys}
+    ignore = ("rotary_emb.inv_freq",)
     if model.config.tie_embeddings:
-        ignorable += ("lm_head.weight",)  # the same matrix as the embedding when tied
-    left = sorted(k for k in set(state) - used if not k.endswith(ignorable))
-    if left:
-        raise ValueError(f"{what} weights this loader does not use: {left}")
+        ignore += ("lm_head.weight",)  # the same matrix as the embedding when tied
+    load_weights(model, rename(state, mapping, what, ignore=ignore), f"the {what} weights")

@@ -245,8 +245,7 @@ def load_gguf(
         values = gguf.quants.dequantize(t.data, t.tensor_type)
         state[name] = torch.from_numpy(np.array(values, dtype=np.float32))  # a writable copy
     model = GPT(config)
-    with torch.no_grad():
-        copy_state(model, state, mapping, "GGUF")
+    copy_state(model, state, mapping, "GGUF")
     return model.to(device=device or "cpu", dtype=dtype).eval(), tokenizer
 
 
