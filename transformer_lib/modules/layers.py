@@ -43,6 +43,24 @@ __all__ = [
 ]
 
 
+def residual(
+    x: Tensor,
+    sublayer: Callable[[Tensor], Tensor],
+    norm: nn.Module,
+    dropout: nn.Module,
+    *,
+    norm_first: bool,
+) -> Tensor:
+    """The residual connection around ``sublayer``, with ``norm`` before it or after the sum.
+
+    The one place the formula is written: :class:`ResidualSublayer` and GPT's blocks (which
+    keep GPT-2's parameter names ``ln_1``/``ln_2``) both call it.
+    """
+    if norm_first:
+        return x + dropout(sublayer(norm(x)))
+    return norm(x + dropout(sublayer(x)))
+
+
 class ResidualSublayer(nn.Module):
     """A sublayer with its residual connection and normalization, in either order.
 
@@ -72,9 +90,7 @@ class ResidualSublayer(nn.Module):
         """``x`` ``(..., d_model)``; ``sublayer`` maps such a tensor to one of the same shape."""
         if not callable(sublayer):
             raise TypeError(f"sublayer must be callable, but got {type(sublayer).__name__}")
-        if self.norm_first:
-            return x + self.dropout(sublayer(self.norm(x)))
-        return self.norm(x + self.dropout(sublayer(x)))
+        return residual(x, sublayer, self.norm, self.dropout, norm_first=self.norm_first)
 
 
 class EncoderLayer(nn.Module):

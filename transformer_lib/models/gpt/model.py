@@ -12,6 +12,7 @@ Shapes: token ids ``idx`` are ``(B, T)`` integers; logits are ``(B, T, vocab_siz
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...data.masking import IGNORE_INDEX
-from ...modules.layers import FeedForward, SwiGLU
+from ...modules.layers import FeedForward, SwiGLU, residual
 from ...modules.multi_head_attention import KVCache, MultiHeadAttention
 from ...modules.norms import LayerNorm, RMSNorm, make_norm
 from ...modules.positions import LearnedPositionalEmbedding
@@ -75,8 +76,9 @@ class GPTBlock(nn.Module):
 
     def forward(self, x: Tensor, *, cache: KVCache | None = None) -> Tensor:
         """``x`` ``(B, T, d_model)``: with a ``cache``, only the new positions."""
-        x = x + self.dropout(self.attn(self.ln_1(x), is_causal=True, cache=cache))
-        return x + self.dropout(self.mlp(self.ln_2(x)))
+        attend = partial(self.attn, is_causal=True, cache=cache)
+        x = residual(x, attend, self.ln_1, self.dropout, norm_first=True)
+        return residual(x, self.mlp, self.ln_2, self.dropout, norm_first=True)
 
 
 class GPT(GPTGenerationMixin, PretrainedMixin, nn.Module):
