@@ -127,7 +127,7 @@ load_parallel_corpus load_shakespeare shakespeare_plays genre_passages split_by_
 event_reports EventReport EVENT_KINDS sentiment_reviews Review REVIEW_KINDS
 topic_sentences TopicSentence TOPICS TOPIC_WORDS make_biographies Biography QAExample
 bleu chrf exact_match perplexity
-Transformer GPTConfig GPT GPTBlock GPTForSequenceClassification
+Transformer TransformerConfig GPTConfig GPT GPTBlock GPTForSequenceClassification
 load_gguf load_smollm2 smollm2_path GGUFTokenizer
 BERTConfig BERT BERTForMaskedLM BERTForSequenceClassification BERTOutput mask_tokens mean_pool
 load_minilm
@@ -144,7 +144,7 @@ plot_attention plot_training_curve
 
 
 def test_every_public_name_stays_importable():
-    assert len(PUBLIC) == len(set(PUBLIC)) == 120
+    assert len(PUBLIC) == len(set(PUBLIC)) == 121
     assert sorted(tl.__all__) == sorted(PUBLIC)
     namespace: dict = {}
     exec("from transformer_lib import *", namespace)

@@ -68,7 +68,7 @@ _API: dict[str, tuple[str, ...]] = {
     "datasets.biographies": ("make_biographies", "Biography", "QAExample"),
     "evaluation.metrics": ("bleu", "chrf", "exact_match", "perplexity"),
     "evaluation.squad": ("normalize_answer", "qa_exact_match", "qa_f1", "squad_scores"),
-    "models.transformer": ("Transformer",),
+    "models.transformer": ("Transformer", "TransformerConfig"),
     "models.gpt.config": ("GPTConfig",),
     "models.gpt.model": ("GPT", "GPTBlock"),
     "models.gpt.classification": ("GPTForSequenceClassification",),

@@ -650,3 +650,24 @@ def test_all_padding_source_gives_finite_logits():
     src = torch.tensor([[3, 4, 5], [PAD, PAD, PAD]])
     logits = model(src, torch.tensor([[BOS, 3], [BOS, 4]]))
     assert torch.isfinite(logits).all()
+
+
+def test_a_config_and_keyword_arguments_build_the_same_model(tmp_path):
+    kwargs = dict(d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=12, dropout=0.0)
+    torch.manual_seed(0)
+    by_kwargs = tl.Transformer(11, 13, **kwargs)
+    torch.manual_seed(0)
+    by_config = tl.Transformer(tl.TransformerConfig(11, 13, **kwargs))
+    assert by_kwargs.config == by_config.config
+    theirs = by_config.state_dict()
+    for name, value in by_kwargs.state_dict().items():
+        assert torch.equal(value, theirs[name]), name
+    # The config makes the model savable with save_pretrained, like GPT and BERT.
+    by_config.save_pretrained(tmp_path / "t")
+    loaded = tl.Transformer.from_pretrained(tmp_path / "t")
+    src, tgt = torch.randint(11, (2, 5)), torch.randint(13, (2, 4))
+    torch.testing.assert_close(loaded(src, tgt), by_config.eval()(src, tgt))
+    with pytest.raises(TypeError, match="either a TransformerConfig or the sizes"):
+        tl.Transformer(tl.TransformerConfig(11, 13), d_model=8)
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['width'\]"):
+        tl.Transformer(11, 13, width=8)

@@ -14,7 +14,9 @@ self-attention, which is also causal.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -22,12 +24,37 @@ from torch import Tensor, nn
 from ..modules.layers import Decoder, Encoder
 from ..modules.multi_head_attention import KVCache
 from ..utils._checks import check_device, check_positive_int, is_int
+from .pretrained import PretrainedMixin
 
-__all__ = ["Transformer"]
+__all__ = ["Transformer", "TransformerConfig"]
 
 
-class Transformer(nn.Module):
+@dataclasses.dataclass
+class TransformerConfig:
+    """The shape of a :class:`Transformer`; the fields are its arguments (see there)."""
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    d_model: int = 512
+    num_heads: int = 8
+    num_layers: int = 6
+    d_ff: int = 2048
+    dropout: float = 0.1
+    max_len: int = 512
+    pad_id: int = 0
+    norm_first: bool = False
+    positional: str | None = "sinusoidal"
+    tie_embeddings: bool = False
+    share_embeddings: bool = False
+
+
+class Transformer(PretrainedMixin, nn.Module):
     """Encoder-decoder Transformer with the paper's defaults (the "base" model).
+
+    Built either from keyword arguments, ``Transformer(src_vocab_size, tgt_vocab_size,
+    d_model=...)``, or from a config, ``Transformer(TransformerConfig(...))``; ``self.config``
+    holds the config either way, and ``save_pretrained`` / ``from_pretrained`` save and load
+    the model with it.
 
     Args:
         src_vocab_size, tgt_vocab_size: number of source and target token ids.
@@ -51,60 +78,59 @@ class Transformer(nn.Module):
     ``generator`` (``nn.Linear(d_model, tgt_vocab_size)``), ``pad_id``, ``max_len``.
     """
 
+    config_class = TransformerConfig
+
     def __init__(
         self,
-        src_vocab_size: int,
-        tgt_vocab_size: int,
-        *,
-        d_model: int = 512,
-        num_heads: int = 8,
-        num_layers: int = 6,
-        d_ff: int = 2048,
-        dropout: float = 0.1,
-        max_len: int = 512,
-        pad_id: int = 0,
-        norm_first: bool = False,
-        positional: str | None = "sinusoidal",
-        tie_embeddings: bool = False,
-        share_embeddings: bool = False,
+        src_vocab_size: int | TransformerConfig,
+        tgt_vocab_size: int | None = None,
+        **options: Any,
     ) -> None:
+        if isinstance(src_vocab_size, TransformerConfig):
+            if tgt_vocab_size is not None or options:
+                raise TypeError(
+                    "pass either a TransformerConfig or the sizes and options, not both"
+                )
+            config = src_vocab_size
+        else:
+            if tgt_vocab_size is None:
+                raise TypeError("tgt_vocab_size is required (or pass a TransformerConfig)")
+            unknown = sorted(set(options) - {f.name for f in dataclasses.fields(TransformerConfig)})
+            if unknown:
+                raise TypeError(f"Transformer got unexpected keyword arguments {unknown}")
+            config = TransformerConfig(src_vocab_size, tgt_vocab_size, **options)
         super().__init__()
-        for name, n in (
-            ("src_vocab_size", src_vocab_size),
-            ("tgt_vocab_size", tgt_vocab_size),
-            ("d_model", d_model),
-            ("max_len", max_len),
-        ):
-            check_positive_int(name, n)
-        smallest = min(src_vocab_size, tgt_vocab_size)
-        if not is_int(pad_id) or not 0 <= pad_id < smallest:
+        self.config = c = config
+        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "max_len"):
+            check_positive_int(name, getattr(c, name))
+        smallest = min(c.src_vocab_size, c.tgt_vocab_size)
+        if not is_int(c.pad_id) or not 0 <= c.pad_id < smallest:
             raise ValueError(
                 f"pad_id must be an int in [0, {smallest}) (a valid id in both vocabularies), "
-                f"but got {pad_id!r}"
+                f"but got {c.pad_id!r}"
             )
-        for name, flag in (
-            ("tie_embeddings", tie_embeddings),
-            ("share_embeddings", share_embeddings),
-        ):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, but got {flag!r}")
-        if share_embeddings and src_vocab_size != tgt_vocab_size:
+        for name in ("tie_embeddings", "share_embeddings"):
+            if not isinstance(getattr(c, name), bool):
+                raise TypeError(f"{name} must be a bool, but got {getattr(c, name)!r}")
+        if c.share_embeddings and c.src_vocab_size != c.tgt_vocab_size:
             raise ValueError(
                 "share_embeddings=True needs one vocabulary for source and target, but "
-                f"src_vocab_size is {src_vocab_size} and tgt_vocab_size is {tgt_vocab_size}"
+                f"src_vocab_size is {c.src_vocab_size} and tgt_vocab_size is {c.tgt_vocab_size}"
             )
-        self.src_vocab_size, self.tgt_vocab_size = src_vocab_size, tgt_vocab_size
-        self.d_model, self.max_len, self.pad_id = d_model, max_len, pad_id
-        self.src_embed = nn.Embedding(src_vocab_size, d_model)
-        self.tgt_embed = nn.Embedding(tgt_vocab_size, d_model)
-        stack = dict(norm_first=norm_first, positional=positional, max_len=max_len, dropout=dropout)
-        self.encoder = Encoder(num_layers, d_model, num_heads, d_ff, **stack)
-        self.decoder = Decoder(num_layers, d_model, num_heads, d_ff, **stack)
-        self.generator = nn.Linear(d_model, tgt_vocab_size)
+        self.src_vocab_size, self.tgt_vocab_size = c.src_vocab_size, c.tgt_vocab_size
+        self.d_model, self.max_len, self.pad_id = c.d_model, c.max_len, c.pad_id
+        self.src_embed = nn.Embedding(c.src_vocab_size, c.d_model)
+        self.tgt_embed = nn.Embedding(c.tgt_vocab_size, c.d_model)
+        stack = dict(
+            norm_first=c.norm_first, positional=c.positional, max_len=c.max_len, dropout=c.dropout
+        )
+        self.encoder = Encoder(c.num_layers, c.d_model, c.num_heads, c.d_ff, **stack)
+        self.decoder = Decoder(c.num_layers, c.d_model, c.num_heads, c.d_ff, **stack)
+        self.generator = nn.Linear(c.d_model, c.tgt_vocab_size)
         self._init_weights()
-        if share_embeddings:
+        if c.share_embeddings:
             self.tgt_embed.weight = self.src_embed.weight
-        if tie_embeddings:
+        if c.tie_embeddings:
             self.generator.weight = self.tgt_embed.weight
 
     def _init_weights(self) -> None:
