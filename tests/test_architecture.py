@@ -134,7 +134,7 @@ load_minilm
 BERTForQuestionAnswering QAOutput QAEncoding QASpans encode_qa best_spans answer_questions
 normalize_answer qa_exact_match qa_f1 squad_scores
 patchify PatchEmbedding ViTConfig ViT ViTForImageClassification
-greedy_decode beam_search
+greedy_decode beam_search sample_token
 train History configure_optimizer parameter_groups warmup_schedule noam_schedule cosine_schedule
 setup_distributed DistributedInfo is_main_process is_distributed get_rank get_world_size
 all_reduce_mean cleanup
@@ -144,7 +144,7 @@ plot_attention plot_training_curve
 
 
 def test_every_public_name_stays_importable():
-    assert len(PUBLIC) == len(set(PUBLIC)) == 121
+    assert len(PUBLIC) == len(set(PUBLIC)) == 122
     assert sorted(tl.__all__) == sorted(PUBLIC)
     namespace: dict = {}
     exec("from transformer_lib import *", namespace)

@@ -10,7 +10,7 @@ the imports to hold this)::
 
     utils/                          devices, seeding, checkpoints on disk, measuring, plots
     modules/  data/                 building blocks; tokenizers, batching, training objectives
-    datasets/ evaluation/ generation/   tasks and corpora; metrics; greedy and beam decoding
+    datasets/ evaluation/ generation/   corpora; metrics; sampling and decoding
     models/                         Transformer, GPT, BERT, ViT, question answering, loaders
     training/                       the training loop, optimizers, schedules, several GPUs
     pretrain.py                     the command line: ``python -m transformer_lib.pretrain``
@@ -88,6 +88,7 @@ _API: dict[str, tuple[str, ...]] = {
     ),
     "models.vit": ("patchify", "PatchEmbedding", "ViTConfig", "ViT", "ViTForImageClassification"),
     "generation.decoding": ("greedy_decode", "beam_search"),
+    "generation.sampling": ("sample_token",),
     "training.loop": ("train", "History"),
     "training.optim": ("configure_optimizer", "parameter_groups"),
     "training.schedules": ("warmup_schedule", "noam_schedule", "cosine_schedule"),

@@ -199,22 +199,6 @@ def test_generate_restores_mode_and_leaves_no_graph():
 # --------------------------------------------------------------------------------------------
 
 
-def test_sampling_filters_by_hand():
-    logits = torch.log(torch.tensor([[0.05, 0.5, 0.3, 0.15]]))
-    g = torch.Generator().manual_seed(0)
-    sample = GPT._sample
-    assert sample(logits, 0, None, None, g).item() == 1
-    # Sorted, the probabilities are 0.5, 0.3, 0.15, 0.05: top_k=2 keeps tokens 1 and 2, and so
-    # does any top_p in (0.5, 0.8].
-    for top_k, top_p in ((2, None), (None, 0.55), (None, 0.79), (3, 0.79)):
-        draws = {sample(logits, 1.0, top_k, top_p, g).item() for _ in range(200)}
-        assert draws == {1, 2}, (top_k, top_p)
-    draws = {sample(logits, 1.0, None, 0.81, g).item() for _ in range(300)}
-    assert draws == {1, 2, 3}  # 0.81 needs the third most likely token too
-    assert {sample(logits, 1.0, None, 0.45, g).item() for _ in range(50)} == {1}
-    assert {sample(logits, 1.0, None, None, g).item() for _ in range(500)} == {0, 1, 2, 3}
-
-
 def test_top_k_1_tiny_top_p_and_zero_temperature_are_greedy():
     model = small_gpt()
     prompt = randint(V, (2, 3), seed=4)

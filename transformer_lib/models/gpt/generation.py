@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...utils._checks import check_positive_int, is_int, is_number
+from ...generation.sampling import check_sampling_args, sample_token
+from ...utils._checks import is_int
 from ...utils.modes import eval_no_grad
 
 __all__ = ["GPTGenerationMixin"]
@@ -23,31 +24,17 @@ __all__ = ["GPTGenerationMixin"]
 class GPTGenerationMixin:
     """``generate`` and ``generate_stream`` for :class:`~transformer_lib.GPT`."""
 
-    @staticmethod
-    def _sample(
+    def sample_token(
+        self,
         logits: Tensor,
         temperature: float,
         top_k: int | None,
         top_p: float | None,
         generator: torch.Generator | None,
     ) -> Tensor:
-        """Pick one token per row of ``(B, V)`` logits; returns ``(B,)`` ids."""
-        if temperature == 0:
-            return logits.argmax(dim=-1)
-        logits = logits.float() / temperature
-        if top_k is not None and top_k < logits.shape[-1]:
-            kth_best = torch.topk(logits, top_k, dim=-1).values[:, -1:]
-            logits = logits.masked_fill(logits < kth_best, float("-inf"))
-        if top_p is not None and top_p < 1.0:
-            probs, order = torch.softmax(logits, dim=-1).sort(dim=-1, descending=True)
-            # Keep a token while the more likely tokens before it sum to less than top_p: the
-            # smallest set with probability >= top_p, and never empty (the best token has 0
-            # before it).
-            drop_sorted = probs.cumsum(dim=-1) - probs >= top_p
-            drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-            logits = logits.masked_fill(drop, float("-inf"))
-        probs = torch.softmax(logits, dim=-1)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        """Pick the next token of each row of ``(B, V)`` logits: :func:`~transformer_lib.
+        sample_token`. A subclass overrides it to sample another way (min-p, a grammar)."""
+        return sample_token(logits, temperature, top_k, top_p, generator)
 
     def generate(
         self,
@@ -130,14 +117,7 @@ class GPTGenerationMixin:
             raise ValueError(f"max_new_tokens must be an int >= 0, but got {max_new_tokens!r}")
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, but got {max_new_tokens}")
-        if not is_number(temperature):
-            raise ValueError(f"temperature must be a number >= 0, but got {temperature!r}")
-        if not temperature >= 0:
-            raise ValueError(f"temperature must be >= 0 (0 = greedy), but got {temperature}")
-        if top_k is not None:
-            check_positive_int("top_k", top_k)
-        if top_p is not None and (not is_number(top_p) or not 0 < top_p <= 1):
-            raise ValueError(f"top_p must be a number in (0, 1], but got {top_p!r}")
+        check_sampling_args(temperature, top_k, top_p)
         V = self.config.vocab_size
         if eos_id is not None and (not is_int(eos_id) or not 0 <= eos_id < V):
             raise ValueError(f"eos_id must be an int in [0, vocab_size={V}), but got {eos_id!r}")
@@ -172,7 +152,7 @@ class GPTGenerationMixin:
                     logits = self(out[:, -max_len:], caches=caches)  # the prompt, in one pass
                 else:  # a token we chose ourselves, at a position within max_len: no checks
                     logits = self._forward(out[:, -1:], caches, len(caches[0]))
-                token = self._sample(logits[:, -1], temperature, top_k, top_p, generator)
+                token = self.sample_token(logits[:, -1], temperature, top_k, top_p, generator)
             if eos_id is not None:
                 token = token.masked_fill(finished, eos_id)
                 finished |= token == eos_id
