@@ -699,7 +699,7 @@ def stack_configs(draw):
         num_kv_heads=kv,
         d_ff=draw(st.sampled_from([8, 16])),
         norm_first=draw(st.booleans()),
-        positional=draw(st.sampled_from(tl.modules.layers.POSITIONAL_KINDS)),
+        positional=draw(st.sampled_from(tl.modules.positions.POSITIONAL_KINDS)),
         max_len=16,
         activation=draw(st.sampled_from(["relu", "gelu", "gelu_tanh"])),
         norm=draw(st.sampled_from(["layer", "rms"])),
@@ -836,7 +836,7 @@ def test_decoder_cache_incremental_equals_full_pass(cfg, B, T, S, seed, data):
 
 @FEW
 @given(
-    positional=st.sampled_from(tl.modules.layers.POSITIONAL_KINDS),
+    positional=st.sampled_from(tl.modules.positions.POSITIONAL_KINDS),
     norm_first=st.booleans(),
     B=st.integers(1, 3),
     S=st.integers(1, 5),
@@ -1063,7 +1063,7 @@ def test_mean_pool_averages_the_real_tokens_only(B, T, d, p, seed):
     S=st.integers(1, 5),
     max_len=st.integers(1, 7),
     beam_size=st.integers(1, 3),
-    positional=st.sampled_from(tl.modules.layers.POSITIONAL_KINDS),
+    positional=st.sampled_from(tl.modules.positions.POSITIONAL_KINDS),
     seed=SEEDS,
 )
 def test_decoding_each_source_alone_equals_decoding_the_batch(

@@ -37,13 +37,9 @@ _API: dict[str, tuple[str, ...]] = {
     ),
     "modules.norms": ("LayerNorm", "RMSNorm"),
     "modules.feed_forward": ("FeedForward", "SwiGLU"),
-    "modules.layers": (
-        "ResidualSublayer",
-        "EncoderLayer",
-        "Encoder",
-        "DecoderLayer",
-        "Decoder",
-    ),
+    "modules.residual": ("ResidualSublayer",),
+    "modules.encoder": ("EncoderLayer", "Encoder"),
+    "modules.decoder": ("DecoderLayer", "Decoder"),
     "modules.pooling": ("mean_pool",),
     "modules.lora": ("LoRALinear", "add_lora", "lora_parameters", "merge_lora"),
     "data.tokenizers": ("CharTokenizer", "WordTokenizer"),
@@ -151,6 +147,7 @@ for _module, _names in _API.items():
     _m = importlib.import_module(f".{_module}", __name__)
     globals().update({name: getattr(_m, name) for name in _names})
 for _old, _new in _OLD_PATHS.items():
+    importlib.import_module(f".{_new}", __name__)  # not every old home holds an _API name
     sys.modules[f"{__name__}.{_old}"] = sys.modules[f"{__name__}.{_new}"]
     globals().setdefault(_old, sys.modules[f"{__name__}.{_new}"])
 del _module, _names, _m, _old, _new

@@ -1,5 +1,5 @@
 """Tests of the decoder and the encoder-decoder Transformer
-(transformer_lib.modules.layers.DecoderLayer / Decoder, transformer_lib.models.transformer).
+(transformer_lib.modules.decoder.DecoderLayer / Decoder, transformer_lib.models.transformer).
 
 Independent references: ``nn.TransformerDecoderLayer`` with our weights copied into it, the
 full (uncached) forward pass for every cached computation, and a small training run that must
@@ -14,7 +14,7 @@ from torch import nn
 import transformer_lib as tl
 from transformer_lib.generation.decoding import beam_search, greedy_decode
 from transformer_lib.models.transformer import Transformer
-from transformer_lib.modules.layers import Decoder, DecoderLayer
+from transformer_lib.modules.decoder import Decoder, DecoderLayer
 from transformer_lib.modules.multi_head_attention import KVCache
 
 POSITIONAL = pytest.mark.parametrize("positional", [None, "sinusoidal", "learned", "rope", "alibi"])

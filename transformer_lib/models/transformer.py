@@ -21,7 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..modules.layers import Decoder, Encoder
+from ..modules.decoder import Decoder
+from ..modules.encoder import Encoder
 from ..modules.multi_head_attention import KVCache
 from ..utils._checks import check_device, check_positive_int, is_int
 from .pretrained import PretrainedMixin

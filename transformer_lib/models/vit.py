@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..modules.layers import Encoder
+from ..modules.encoder import Encoder
 from ..utils._checks import check_device, is_int
 
 __all__ = ["patchify", "PatchEmbedding", "ViTConfig", "ViT", "ViTForImageClassification"]

@@ -237,3 +237,43 @@ def alibi_bias(
     k_pos = torch.arange(T_k, device=device)[None, :]
     distance = (q_pos - k_pos).abs().to(dtype)  # (T_q, T_k)
     return -alibi_slopes(num_heads).to(device=device, dtype=dtype)[:, None, None] * distance
+
+
+def stack_positions(
+    num_layers: int, positional: str | None, d_model: int, max_len: int
+) -> nn.Module | None:
+    """Check an encoder or decoder stack's options; return the module that adds absolute
+    positions, if any.
+
+    RoPE and ALiBi act inside attention, so they need no module here.
+    """
+    if positional not in POSITIONAL_KINDS:
+        raise ValueError(f"positional must be one of {POSITIONAL_KINDS}, but got {positional!r}")
+    if not is_int(num_layers) or num_layers < 1:
+        raise ValueError(f"num_layers must be a positive int, but got {num_layers!r}")
+    if positional == "sinusoidal":
+        return SinusoidalPositionalEncoding(d_model, max_len)
+    if positional == "learned":
+        return LearnedPositionalEmbedding(d_model, max_len)
+    return None
+
+
+def add_alibi(
+    mask: Tensor | None,
+    num_heads: int,
+    T: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    T_k: int | None = None,
+) -> Tensor:
+    """Fold the ALiBi bias into ``mask`` as one float mask broadcastable to ``(B, H, T, T_k)``.
+
+    ``T`` is the number of queries, ``T_k`` (default ``T``) the number of keys; with a cache
+    the queries are the last ``T`` of the ``T_k`` positions (lower-right alignment).
+    """
+    bias = alibi_bias(num_heads, T, T_k, device=device, dtype=dtype)[None]  # (1, H, T, T_k)
+    if mask is None:
+        return bias
+    if mask.dtype == torch.bool:  # torch.where broadcasts (B, 1, 1, T) against (H, T, T)
+        return torch.where(mask, bias, torch.tensor(float("-inf"), device=device, dtype=dtype))
+    return bias + mask

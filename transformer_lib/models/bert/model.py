@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ...modules.layers import EncoderLayer
+from ...modules.encoder import EncoderLayer
 from ...modules.norms import LayerNorm
 from ...utils._checks import check_device, check_ids, check_same_shape
 from ..pretrained import PretrainedMixin

@@ -32,8 +32,9 @@ class GPTGenerationMixin:
         top_p: float | None,
         generator: torch.Generator | None,
     ) -> Tensor:
-        """Pick the next token of each row of ``(B, V)`` logits: :func:`~transformer_lib.
-        sample_token`. A subclass overrides it to sample another way (min-p, a grammar)."""
+        """The next token of each row of ``(B, V)`` logits, by
+        :func:`~transformer_lib.sample_token`. A subclass overrides it to sample another way
+        (min-p, a grammar); :meth:`generate` calls it at every step."""
         return sample_token(logits, temperature, top_k, top_p, generator)
 
     def generate(

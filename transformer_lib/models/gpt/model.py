@@ -20,10 +20,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...data.masking import IGNORE_INDEX
-from ...modules.layers import FeedForward, SwiGLU, residual
+from ...modules.feed_forward import FeedForward, SwiGLU
 from ...modules.multi_head_attention import KVCache, MultiHeadAttention
 from ...modules.norms import LayerNorm, RMSNorm, make_norm
 from ...modules.positions import LearnedPositionalEmbedding
+from ...modules.residual import residual
 from ...utils._checks import check_device, check_labels
 from ..pretrained import PretrainedMixin
 from . import conversion
