@@ -46,6 +46,7 @@ _API: dict[str, tuple[str, ...]] = {
     "data.bpe": ("BPETokenizer", "HFBPETokenizer", "train_bpe"),
     "data.batching": ("pad_batch", "bucket_batches"),
     "data.masking": ("mask_tokens", "IGNORE_INDEX"),
+    "data.tokenizer_files": ("load_tokenizer",),
     "data.span_corruption": ("span_corruption",),
     "datasets.tasks": ("key_value_lookup", "LookupBatch", "shifted_copy"),
     "datasets.numbers": ("number_pairs", "train_test_numbers"),

@@ -16,9 +16,10 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 
+from ..data.tokenizer_files import load_tokenizer
 from ..utils.checkpoint import CONFIG_FILE, load_checkpoint, read_meta, save_checkpoint
 
-__all__ = ["PretrainedMixin"]
+__all__ = ["PretrainedMixin", "describe"]
 
 M = TypeVar("M", bound="PretrainedMixin")
 
@@ -32,17 +33,29 @@ class PretrainedMixin:
     config_class: ClassVar[type]
     config: Any
 
-    def save_pretrained(self, path: str | os.PathLike) -> Path:
-        """Write the weights (safetensors) and the config (JSON) to the directory ``path``."""
+    def save_pretrained(self, path: str | os.PathLike, *, tokenizer: Any = None) -> Path:
+        """Write the weights (safetensors) and the config (JSON) to the directory ``path``,
+        atomically; with ``tokenizer``, also ``tokenizer.json`` (read it back with
+        ``from_pretrained(path, with_tokenizer=True)`` or :func:`~transformer_lib.load_tokenizer`).
+
+        Other files in ``path`` are left as they are.
+        """
         assert isinstance(self, nn.Module)
-        config = {"class": type(self).__name__, **dataclasses.asdict(self.config)}
-        return save_checkpoint(path, self, config=config)
+        return save_checkpoint(path, self, config=describe(self), tokenizer=tokenizer)
 
     @classmethod
     def from_pretrained(
-        cls: type[M], path: str | os.PathLike, *, map_location: str | torch.device = "cpu"
-    ) -> M:
+        cls: type[M],
+        path: str | os.PathLike,
+        *,
+        map_location: str | torch.device = "cpu",
+        with_tokenizer: bool = False,
+    ) -> Any:
         """Build the model from ``path``'s config and load the weights ``save_pretrained`` wrote.
+
+        ``path`` may also be a checkpoint that :func:`~transformer_lib.train` wrote while
+        training this class of model: it stores the model's config the same way. With
+        ``with_tokenizer=True``, returns ``(model, tokenizer)``.
 
         The model comes back in evaluation mode (dropout off); call ``.train()`` before
         training it with a loop of your own.
@@ -61,6 +74,12 @@ class PretrainedMixin:
             raise ValueError(f"{path / CONFIG_FILE}: 'config' must be a JSON object, got {saved!r}")
         saved = dict(saved)
         kind = saved.pop("class", None)
+        if kind is None:
+            raise ValueError(
+                f"{path} holds weights without a model config (written by save_checkpoint "
+                f"without one): build the {cls.__name__} yourself and call "
+                "tl.load_checkpoint(path, model)"
+            )
         if kind != cls.__name__:
             raise ValueError(f"{path} holds a {kind} model, not a {cls.__name__}")
         fields = {f.name for f in dataclasses.fields(cls.config_class)}
@@ -73,4 +92,13 @@ class PretrainedMixin:
         load_checkpoint(path, model, map_location=map_location)  # type: ignore[arg-type]
         # Evaluation mode, as from_huggingface and load_minilm return models: a loaded model
         # is usually used first (tl.train switches it to training mode itself).
-        return model.eval()  # type: ignore[attr-defined]
+        model.eval()  # type: ignore[attr-defined]
+        return (model, load_tokenizer(path)) if with_tokenizer else model
+
+
+def describe(model: nn.Module) -> dict[str, Any] | None:
+    """What ``from_pretrained`` needs to rebuild ``model``: its class name and config fields;
+    ``None`` for a model without a dataclass config. Checkpoints store it as their config."""
+    if not isinstance(model, PretrainedMixin) or not dataclasses.is_dataclass(model.config):
+        return None
+    return {"class": type(model).__name__, **dataclasses.asdict(model.config)}

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..models.pretrained import describe
 from ..utils._checks import is_int, is_number
 from ..utils._state_dict import unwrap
 from ..utils.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
@@ -424,6 +425,7 @@ class _Run:
             scheduler=self.scheduler,
             scaler=self.scaler,
             step=step,
+            config=describe(self.plain),  # so that Model.from_pretrained(path) reads it
             extra=extra,
         )
         self.history.checkpoints.append(step)

@@ -7,6 +7,9 @@ A checkpoint is a directory::
         training_state.pt   optimizer, scheduler, grad-scaler and RNG states (``torch.save``)
         config.json         format version, step, the caller's ``config`` and ``extra``, and
                             the size and SHA-256 of the two other files (JSON)
+        tokenizer.json      the tokenizer, if one was given
+
+Any other file in the directory (a README, logs) is the user's: a new save keeps it.
 
 Why three files: safetensors holds only tensors and cannot run code when read; JSON is
 readable by a human; optimizer and scheduler states are nested dicts of tensors and numbers,
@@ -56,6 +59,7 @@ __all__ = [
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 STATE_FILE = "training_state.pt"
+TOKENIZER_FILE = "tokenizer.json"
 FORMAT_VERSION = 1
 
 
@@ -113,6 +117,7 @@ def save_checkpoint(
     config: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     scaler: torch.amp.GradScaler | None = None,
+    tokenizer: Any | None = None,
 ) -> Path:
     """Save ``model`` (and optionally training state) to the directory ``path``, atomically.
 
@@ -125,6 +130,13 @@ def save_checkpoint(
         step: the number of optimisation steps done so far.
         config: JSON-serialisable description of the model (e.g. its constructor arguments).
         extra: any other JSON-serialisable data (e.g. the loss history).
+        tokenizer: an object with ``save(path)`` (every tokenizer of this library), written
+            as ``tokenizer.json`` in the same atomic step;
+            :func:`~transformer_lib.load_tokenizer` reads it back.
+
+    Files in ``path`` that the checkpoint does not write (a README, a tokenizer saved
+    separately, logs) are carried over into the new checkpoint: saving again never deletes
+    them.
 
     The RNG states (PyTorch CPU and CUDA, Python, NumPy) are saved too, so that
     ``load_checkpoint(..., restore_rng=True)`` can continue a run exactly.
@@ -172,8 +184,12 @@ def save_checkpoint(
     try:
         _write_bytes(tmp / MODEL_FILE, model_bytes)
         _write_bytes(tmp / STATE_FILE, state_bytes)
+        if tokenizer is not None:
+            tokenizer.save(tmp / TOKENIZER_FILE)
         # config.json last: its presence marks a complete checkpoint.
         _write_bytes(tmp / CONFIG_FILE, meta_bytes)
+        if path.is_dir():
+            _carry_over(path, tmp)  # after our files: a link must never be written through
         _fsync_dir(tmp)
         if path.exists():
             # A directory cannot be renamed onto a non-empty one, so move the old one aside
@@ -193,6 +209,27 @@ def save_checkpoint(
         for stale in path.parent.glob(pattern):
             shutil.rmtree(stale, ignore_errors=True)
     return path
+
+
+def _carry_over(old: Path, new: Path) -> None:
+    """Link (or copy) into ``new`` every entry of ``old`` that ``new`` does not have yet."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)  # the same bytes, no copy: the old directory is removed next
+        except OSError:
+            shutil.copy2(src, dst)
+
+    for entry in old.iterdir():
+        target = new / entry.name
+        if target.exists() or entry.name in (MODEL_FILE, STATE_FILE, CONFIG_FILE):
+            continue  # one of ours, freshly written
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, target, symlinks=True, copy_function=link_or_copy)
+        elif entry.is_symlink():
+            os.symlink(os.readlink(entry), target)
+        else:
+            link_or_copy(str(entry), str(target))
 
 
 def _fingerprint(data: bytes) -> dict[str, Any]:
