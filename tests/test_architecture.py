@@ -121,7 +121,7 @@ SinusoidalPositionalEncoding LearnedPositionalEmbedding RotaryEmbedding alibi_bi
 LayerNorm RMSNorm FeedForward SwiGLU ResidualSublayer EncoderLayer Encoder DecoderLayer Decoder
 LoRALinear add_lora lora_parameters merge_lora
 CharTokenizer WordTokenizer BPETokenizer HFBPETokenizer train_bpe pad_batch bucket_batches
-load_tokenizer
+random_blocks load_tokenizer
 span_corruption
 key_value_lookup LookupBatch shifted_copy IGNORE_INDEX number_pairs train_test_numbers
 load_parallel_corpus load_shakespeare shakespeare_plays genre_passages split_by_play Play Passage
@@ -145,7 +145,7 @@ plot_attention plot_training_curve
 
 
 def test_every_public_name_stays_importable():
-    assert len(PUBLIC) == len(set(PUBLIC)) == 123
+    assert len(PUBLIC) == len(set(PUBLIC)) == 124
     assert sorted(tl.__all__) == sorted(PUBLIC)
     namespace: dict = {}
     exec("from transformer_lib import *", namespace)

@@ -44,7 +44,7 @@ _API: dict[str, tuple[str, ...]] = {
     "modules.lora": ("LoRALinear", "add_lora", "lora_parameters", "merge_lora"),
     "data.tokenizers": ("CharTokenizer", "WordTokenizer"),
     "data.bpe": ("BPETokenizer", "HFBPETokenizer", "train_bpe"),
-    "data.batching": ("pad_batch", "bucket_batches"),
+    "data.batching": ("pad_batch", "bucket_batches", "random_blocks"),
     "data.masking": ("mask_tokens", "IGNORE_INDEX"),
     "data.tokenizer_files": ("load_tokenizer",),
     "data.span_corruption": ("span_corruption",),

@@ -6,7 +6,7 @@ import builtins
 import pytest
 import torch
 
-from transformer_lib.data.batching import bucket_batches, pad_batch
+from transformer_lib.data.batching import bucket_batches, pad_batch, random_blocks
 from transformer_lib.data.tokenizers import CharTokenizer, WordTokenizer
 from transformer_lib.datasets.numbers import number_pairs, train_test_numbers
 
@@ -211,3 +211,25 @@ def test_train_test_numbers_are_disjoint_and_deterministic():
 def test_train_test_numbers_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         train_test_numbers(**kwargs)
+
+
+def test_random_blocks_are_windows_of_the_stream_with_next_token_targets():
+    tokens = torch.arange(100) * 3
+    g = torch.Generator().manual_seed(0)
+    x, y = random_blocks(tokens, 8, 16, generator=g)
+    assert x.shape == y.shape == (16, 8)
+    starts = x[:, 0] // 3
+    for b in range(16):
+        s = int(starts[b])
+        assert torch.equal(x[b], tokens[s : s + 8]) and torch.equal(y[b], tokens[s + 1 : s + 9])
+    assert len(starts.unique()) > 1
+    # The same seed, the same batch: a resumed run draws what it would have.
+    again = random_blocks(tokens, 8, 16, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again[0], x)
+    # Every start is reachable, the last one included, and none runs past the end.
+    many = random_blocks(tokens, 8, 5000, generator=g)[1]
+    assert int(many[:, -1].max()) == int(tokens[-1])
+    with pytest.raises(ValueError, match="too few for blocks of block_size=99"):
+        random_blocks(tokens, 99, 2)
+    with pytest.raises(ValueError, match="tokens must be a 1-D tensor"):
+        random_blocks(tokens[None], 8, 2)

@@ -16,7 +16,8 @@ import pytest
 import torch
 
 import transformer_lib as tl
-from transformer_lib.pretrain import DEFAULTS, _derive_seed, load_config, main, run
+from transformer_lib.pretrain import DEFAULTS, load_config, main, run
+from transformer_lib.pretrain.runner import _derive_seed
 from transformer_lib.training import distributed
 
 TINY = {
@@ -224,10 +225,10 @@ def test_setup_rejects_bad_environments_and_arguments(monkeypatch):
 
 def test_threads_option_sets_torchs_threads(monkeypatch, capsys):
     """--threads N: with another PyTorch process on the same cores, give each its share."""
-    import transformer_lib.pretrain as pretrain
+    from transformer_lib.pretrain import cli
 
     seen = []
-    monkeypatch.setattr(pretrain, "run", lambda *a, **k: seen.append(torch.get_num_threads()))
+    monkeypatch.setattr(cli, "run", lambda *a, **k: seen.append(torch.get_num_threads()))
     before = torch.get_num_threads()
     try:
         assert main(["--threads", "1"]) == 0

@@ -1,4 +1,5 @@
-"""Batching variable-length sequences: right padding and length-bucketed batches."""
+"""Batching: right padding and length-bucketed batches for variable-length sequences, and
+random blocks of a token stream for language modelling."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from torch import Tensor
 
 from ..utils._checks import is_int
 
-__all__ = ["pad_batch", "bucket_batches"]
+__all__ = ["pad_batch", "bucket_batches", "random_blocks"]
 
 
 def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> Tensor:
@@ -73,3 +74,41 @@ def bucket_batches(
         chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
         batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def random_blocks(
+    tokens: Tensor,
+    block_size: int,
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """A language-modelling batch: ``batch_size`` windows of ``tokens`` at random starts.
+
+    Args:
+        tokens: ``(N,)`` ids, the whole training text as one stream (on any device).
+        block_size: ``T``, the length of each input.
+        batch_size: ``B``.
+        generator: a CPU ``torch.Generator`` for the starts; seeding one per step (from the
+            run's seed and the step) makes a resumed run draw the batches it would have.
+
+    Returns:
+        ``(inputs, targets)``, both ``(B, T)`` on ``tokens``' device, ``targets`` being
+        ``inputs`` shifted by one: ``targets[b, t] == tokens[start_b + t + 1]``. They are
+        what ``GPT(inputs, targets)`` takes.
+    """
+    if not isinstance(tokens, Tensor) or tokens.ndim != 1:
+        what = tuple(tokens.shape) if isinstance(tokens, Tensor) else type(tokens).__name__
+        raise ValueError(f"tokens must be a 1-D tensor of ids, but got {what}")
+    for name, n in (("block_size", block_size), ("batch_size", batch_size)):
+        if not is_int(n) or n < 1:
+            raise ValueError(f"{name} must be a positive int, but got {n!r}")
+    if len(tokens) <= block_size + 1:
+        raise ValueError(
+            f"tokens hold {len(tokens)} ids, too few for blocks of block_size={block_size} "
+            "(and their next-token targets): use a shorter block_size or more text"
+        )
+    starts = torch.randint(len(tokens) - block_size, (batch_size,), generator=generator)
+    offsets = starts.to(tokens.device)[:, None] + torch.arange(block_size + 1, device=tokens.device)
+    window = tokens[offsets]  # (B, T + 1), gathered where the tokens live
+    return window[:, :-1], window[:, 1:]
