@@ -6,40 +6,15 @@ cache), and a hand-made toy model whose best sequence is known.
 
 import pytest
 import torch
+from seeded import randint
+from seeded import small_transformer as small_model
 from torch import nn
 
 from transformer_lib.generation.decoding import beam_search, greedy_decode
-from transformer_lib.models.transformer import Transformer
 from transformer_lib.modules.multi_head_attention import KVCache
 
 POSITIONAL = pytest.mark.parametrize("positional", [None, "sinusoidal", "learned", "rope", "alibi"])
 PAD, BOS, EOS = 0, 1, 2
-
-
-def randn(*shape, seed=0, dtype=torch.float32):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
-
-
-def randint(high, shape, seed=0, low=0):
-    return torch.randint(low, high, shape, generator=torch.Generator().manual_seed(seed))
-
-
-def randomize_(module, seed=0, std=0.3):
-    """Give every parameter random values (norm weights around 1) so copies are not trivial."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            noise = torch.randn(p.shape, generator=g, dtype=p.dtype) * std
-            is_norm_weight = "norm" in name and name.endswith("weight")
-            p.copy_(1 + noise if is_norm_weight else noise)
-    return module
-
-
-def small_model(positional="sinusoidal", seed=0, **kwargs):
-    torch.manual_seed(seed)
-    args = dict(d_model=16, num_heads=2, num_layers=2, d_ff=32, dropout=0.0, max_len=20)
-    args.update(kwargs)
-    return Transformer(11, 13, positional=positional, **args).eval()
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Helpers shared by the BERT test files (test_bert.py, test_question_answering.py)."""
+"""Inputs shared by the BERT test files (test_bert.py, test_question_answering.py)."""
 
 import torch
 
@@ -14,14 +14,3 @@ def padded_batch(vocab_size: int, seed: int = 0):
     types = torch.zeros_like(ids)
     types[:, 5:] = 1
     return ids, mask, types
-
-
-def randomize_(module, seed=0, std=0.3):
-    """Random values in every parameter (norm weights near 1) so that copies are not trivial."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            noise = torch.randn(p.shape, generator=g, dtype=p.dtype) * std
-            is_norm_weight = name.endswith(("LayerNorm.weight", "norm.weight"))
-            p.copy_(1 + noise if is_norm_weight else noise)
-    return module

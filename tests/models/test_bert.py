@@ -12,7 +12,8 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from bert_testing import padded_batch, randomize_
+from bert_testing import padded_batch
+from seeded import randomize_
 
 from transformer_lib.models.bert import (
     BERT,

@@ -11,6 +11,7 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from seeded import randint
 
 import transformer_lib as tl
 from transformer_lib.models.gpt import GPT, GPTConfig
@@ -18,10 +19,6 @@ from transformer_lib.modules.multi_head_attention import KVCache
 
 POSITIONAL = pytest.mark.parametrize("positional", ["learned", "rope"])
 V = 50
-
-
-def randint(high, shape, seed=0, low=0):
-    return torch.randint(low, high, shape, generator=torch.Generator().manual_seed(seed))
 
 
 def small_gpt(positional="learned", seed=0, **kwargs):

@@ -9,9 +9,10 @@ import itertools
 
 import pytest
 import torch
-from bert_testing import padded_batch, randomize_
+from bert_testing import padded_batch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from seeded import randomize_
 
 from transformer_lib.datasets.biographies import ATTRIBUTES, make_biographies
 from transformer_lib.models.bert import BERT, BERTConfig

@@ -7,6 +7,7 @@ trained adapter must fold into a plain ``nn.Linear``.
 
 import pytest
 import torch
+from seeded import randint
 from torch import nn
 
 import transformer_lib as tl
@@ -21,10 +22,6 @@ def small_gpt(seed=0, **kwargs):
     args = dict(vocab_size=V, max_len=12, d_model=32, num_heads=4, num_layers=2)
     args.update(kwargs)
     return GPT(GPTConfig(**args)).eval()
-
-
-def randint(high, shape, seed=0):
-    return torch.randint(high, shape, generator=torch.Generator().manual_seed(seed))
 
 
 def test_lora_linear_by_hand():

@@ -11,16 +11,13 @@ import math
 
 import pytest
 import torch
+from seeded import randn
 from torch import nn
 
 import transformer_lib as tl
 
 D, H = 16, 4
 DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
-
-
-def randn(*shape, seed=0, dtype=torch.float32):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
 
 
 def make_mha(d_model=D, num_heads=H, *, seed=0, dtype=torch.float32, **kwargs):

@@ -12,27 +12,13 @@ import time
 import pytest
 import torch
 import torch.nn.functional as F
+from seeded import randn, randomize_
 from torch import nn
 
 import transformer_lib as tl
 
 DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 SHAPES = pytest.mark.parametrize("shape", [(8,), (3, 8), (2, 5, 16), (2, 3, 4, 32)])
-
-
-def randn(*shape, seed=0, dtype=torch.float32):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
-
-
-def randomize_(module, seed=0, std=0.3):
-    """Give every parameter random values (norm weights around 1) so copies are not trivial."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            noise = torch.randn(p.shape, generator=g, dtype=p.dtype) * std
-            is_norm_weight = "norm" in name and name.endswith("weight")
-            p.copy_(1 + noise if is_norm_weight else noise)
-    return module
 
 
 # --------------------------------------------------------------------------------------------

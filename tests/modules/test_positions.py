@@ -12,13 +12,9 @@ import re
 
 import pytest
 import torch
+from seeded import randn
 
 import transformer_lib as tl
-
-
-def randn(*shape, seed=0, dtype=torch.float32):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
-
 
 # --------------------------------------------------------------------------------------------
 # Sinusoidal encoding
