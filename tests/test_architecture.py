@@ -119,7 +119,7 @@ PUBLIC = """
 scaled_dot_product_attention causal_mask padding_mask MultiHeadAttention KVCache
 SinusoidalPositionalEncoding LearnedPositionalEmbedding RotaryEmbedding alibi_bias alibi_slopes
 LayerNorm RMSNorm FeedForward SwiGLU ResidualSublayer EncoderLayer Encoder DecoderLayer Decoder
-LoRALinear add_lora lora_parameters merge_lora
+LoRALinear add_lora lora_parameters merge_lora save_lora load_lora
 CharTokenizer WordTokenizer BPETokenizer HFBPETokenizer train_bpe pad_batch bucket_batches
 random_blocks load_tokenizer
 span_corruption
@@ -145,7 +145,7 @@ plot_attention plot_training_curve
 
 
 def test_every_public_name_stays_importable():
-    assert len(PUBLIC) == len(set(PUBLIC)) == 124
+    assert len(PUBLIC) == len(set(PUBLIC)) == 126
     assert sorted(tl.__all__) == sorted(PUBLIC)
     namespace: dict = {}
     exec("from transformer_lib import *", namespace)

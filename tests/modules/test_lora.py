@@ -183,3 +183,60 @@ def test_wrapping_twice_says_already_wrapped():
     add_lora(model, r=2)
     with pytest.raises(ValueError, match="already wrapped in LoRALinear.*merge_lora"):
         add_lora(model, r=2)
+
+
+# --------------------------------------------------------------------------------------------
+# Adapter-only save and load
+# --------------------------------------------------------------------------------------------
+
+ADAPTED = tl.GPTConfig(
+    vocab_size=20, max_len=8, d_model=32, num_heads=4, num_layers=2, tie_embeddings=False
+)
+
+
+def adapted_gpt():
+    torch.manual_seed(0)
+    model = tl.add_lora(tl.GPT(ADAPTED), r=2, trainable="lm_head")
+    with torch.no_grad():  # as if fine-tuned: the factors and the head have moved
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.1)
+    return model.eval()
+
+
+def test_an_adapter_holds_only_what_fine_tuning_trained_and_loads_into_a_fresh_base(tmp_path):
+    model = adapted_gpt()
+    tl.save_lora(model, tmp_path / "adapter")
+    from safetensors.torch import load_file
+
+    saved = load_file(tmp_path / "adapter" / "adapter.safetensors")
+    trained = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert set(saved) == trained  # 2 layers x (q, v) x (A, B), and the head's weight
+    assert sum(v.numel() for v in saved.values()) < 0.2 * tl.GPT(ADAPTED).num_parameters()
+
+    torch.manual_seed(0)
+    fresh = tl.load_lora(tl.GPT(ADAPTED), tmp_path / "adapter").eval()
+    idx = randint(20, (2, 8))
+    torch.testing.assert_close(fresh(idx), model(idx), rtol=0, atol=0)
+    assert {n for n, p in fresh.named_parameters() if p.requires_grad} == trained
+    # And it merges like any LoRA model.
+    torch.testing.assert_close(tl.merge_lora(fresh)(idx), model(idx), rtol=1e-5, atol=1e-5)
+
+
+def test_adapter_problems_are_named_before_the_model_changes(tmp_path):
+    with pytest.raises(ValueError, match="no LoRALinear layers: call add_lora"):
+        tl.save_lora(tl.GPT(ADAPTED), tmp_path / "a")
+    tl.save_lora(adapted_gpt(), tmp_path / "a")
+    wider = tl.GPT(tl.GPTConfig(**{**vars(ADAPTED), "d_model": 64}))
+    with pytest.raises(ValueError, match=r"does not fit this GPT: .* of another shape") as info:
+        tl.load_lora(wider, tmp_path / "a")
+    assert len(str(info.value)) < 400
+    assert not any(isinstance(m, tl.LoRALinear) for m in wider.modules())  # unchanged
+    with pytest.raises(FileNotFoundError, match="save one with save_lora"):
+        tl.load_lora(wider, tmp_path / "missing")
+    weights = tmp_path / "a" / "adapter.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="is damaged"):
+        tl.load_lora(tl.GPT(ADAPTED), tmp_path / "a")

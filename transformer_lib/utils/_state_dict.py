@@ -35,7 +35,8 @@ def unwrap(model: nn.Module) -> nn.Module:
 _SHOWN = 3  # keys named in an error before "and N more"
 
 
-def _some(keys: list[str]) -> str:
+def summarise_keys(keys: list[str]) -> str:
+    """The first few of ``keys`` and how many more: an error stays short."""
     shown = ", ".join(keys[:_SHOWN])
     return shown + (f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else "")
 
@@ -65,11 +66,13 @@ def weight_problems(model: nn.Module, state: Mapping[str, Tensor]) -> list[str]:
     ]
     problems = []
     if missing:
-        problems.append(f"{len(missing)} missing ({_some(missing)})")
+        problems.append(f"{len(missing)} missing ({summarise_keys(missing)})")
     if unexpected:
-        problems.append(f"{len(unexpected)} unexpected ({_some(unexpected)})")
+        problems.append(f"{len(unexpected)} unexpected ({summarise_keys(unexpected)})")
     if shapes:
-        problems.append(f"{len(shapes)} of another shape (given vs model: {_some(shapes)})")
+        problems.append(
+            f"{len(shapes)} of another shape (given vs model: {summarise_keys(shapes)})"
+        )
     if any(".lora_" in k for k in unexpected):
         problems.append("the weights hold LoRA adapters: call add_lora on the model first")
     elif any(".lora_" in k for k in missing):
@@ -129,12 +132,14 @@ def rename(
     """
     lacking = sorted(theirs for theirs in mapping.values() if theirs not in state)
     if lacking:
-        raise ValueError(f"the {source} weights lack {len(lacking)} keys ({_some(lacking)})")
+        raise ValueError(
+            f"the {source} weights lack {len(lacking)} keys ({summarise_keys(lacking)})"
+        )
     used = set(mapping.values())
     ignore = tuple(ignore)
     left = sorted(k for k in set(state) - used if not (ignore and k.endswith(ignore)))
     if left:
         raise ValueError(
-            f"{len(left)} {source} weights this converter does not use ({_some(left)})"
+            f"{len(left)} {source} weights this converter does not use ({summarise_keys(left)})"
         )
     return {ours: state[theirs] for ours, theirs in mapping.items()}

@@ -37,6 +37,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -177,19 +178,34 @@ def save_checkpoint(
     meta["files"] = {MODEL_FILE: _fingerprint(model_bytes), STATE_FILE: _fingerprint(state_bytes)}
     meta_bytes = json.dumps(meta, indent=2, allow_nan=False).encode("utf-8")
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary directory lives next to the target so that os.replace is a rename within
-    # one file system (atomic), never a copy.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    try:
+    def write(tmp: Path) -> None:
         _write_bytes(tmp / MODEL_FILE, model_bytes)
         _write_bytes(tmp / STATE_FILE, state_bytes)
         if tokenizer is not None:
             tokenizer.save(tmp / TOKENIZER_FILE)
         # config.json last: its presence marks a complete checkpoint.
         _write_bytes(tmp / CONFIG_FILE, meta_bytes)
+
+    return replace_directory(path, write, ours=(MODEL_FILE, STATE_FILE, CONFIG_FILE))
+
+
+def replace_directory(path: Path, write: Callable[[Path], None], *, ours: Iterable[str]) -> Path:
+    """Replace the directory ``path`` by what ``write(tmp)`` puts into a new one, atomically.
+
+    ``write`` fills a temporary directory next to ``path``; every other entry of the old
+    ``path`` (the user's files) is carried over, except the names in ``ours``; only then is
+    the new directory switched into place. A reader sees the old directory or the new one,
+    never a mixture; after a crash the old one is found again (see :func:`load_checkpoint`).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The temporary directory lives next to the target so that os.replace is a rename within
+    # one file system (atomic), never a copy.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        write(tmp)
         if path.is_dir():
-            _carry_over(path, tmp)  # after our files: a link must never be written through
+            # After our files: a hard link must never be written through.
+            _carry_over(path, tmp, skip=tuple(ours))
         _fsync_dir(tmp)
         if path.exists():
             # A directory cannot be renamed onto a non-empty one, so move the old one aside
@@ -201,9 +217,9 @@ def save_checkpoint(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    # The set-aside old checkpoint, and any old or temporary directories left by a save that
+    # The set-aside old directory, and any old or temporary directories left by a save that
     # was killed (SIGKILL or a power cut skip the cleanup above), are obsolete. This assumes
-    # one writer per checkpoint path, as in a training run (rank 0 only).
+    # one writer per path, as in a training run (rank 0 only).
     name = glob.escape(path.name)
     for pattern in (f".{name}.old-*", f".{name}.tmp-*"):
         for stale in path.parent.glob(pattern):
@@ -211,7 +227,7 @@ def save_checkpoint(
     return path
 
 
-def _carry_over(old: Path, new: Path) -> None:
+def _carry_over(old: Path, new: Path, skip: tuple[str, ...]) -> None:
     """Link (or copy) into ``new`` every entry of ``old`` that ``new`` does not have yet."""
 
     def link_or_copy(src: str, dst: str) -> None:
@@ -222,7 +238,7 @@ def _carry_over(old: Path, new: Path) -> None:
 
     for entry in old.iterdir():
         target = new / entry.name
-        if target.exists() or entry.name in (MODEL_FILE, STATE_FILE, CONFIG_FILE):
+        if target.exists() or entry.name in skip:
             continue  # one of ours, freshly written
         if entry.is_dir() and not entry.is_symlink():
             shutil.copytree(entry, target, symlinks=True, copy_function=link_or_copy)
