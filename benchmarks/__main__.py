@@ -11,9 +11,11 @@ import argparse
 import json
 from pathlib import Path
 
-from . import attention, generation, gpt_train, kv_cache, mha, notebooks
+from . import attention, generation, gpt_train, kv_cache, mha, notebooks, threads
 
-BENCHMARKS = {m.NAME: m for m in (attention, mha, gpt_train, generation, kv_cache, notebooks)}
+BENCHMARKS = {
+    m.NAME: m for m in (attention, mha, gpt_train, generation, kv_cache, threads, notebooks)
+}
 DEFAULT = [name for name, m in BENCHMARKS.items() if getattr(m, "DEFAULT", True)]
 
 

@@ -70,3 +70,14 @@ def test_notebooks_benchmark_quick_runs_a_generated_notebook(tmp_path, one_threa
     [row] = result["rows"]
     assert row["ok"] is True and row["outputs"] == ["2\n"]
     assert result["total_seconds"] == row["seconds"] > 0
+
+
+@pytest.mark.slow  # five fresh processes, each importing PyTorch
+def test_threads_benchmark_runs_two_processes_side_by_side(tmp_path, capsys):
+    result = _quick("threads", tmp_path)
+    setups = [r["setup"] for r in result["rows"]]
+    assert setups[0] == "alone" and setups.count("two, default threads") == 2
+    assert len(setups) == 5 and all(r["step_s"] > 0 for r in result["rows"])
+    share = max(1, result["cores"] // 2)
+    assert [r["threads"] for r in result["rows"][3:]] == [share, share]
+    assert "vs alone" in capsys.readouterr().out
