@@ -117,10 +117,11 @@ def reference_attention(q, k, v, mask=None, is_causal=False):
 
 
 def mask_shapes(B: int, H: int, T_q: int, T_k: int) -> list[tuple[int, ...]]:
-    """Shapes that broadcast to the scores ``(B, H, T_q, T_k)``."""
+    """Shapes that broadcast to the scores ``(B, H, T_q, T_k)``. A 2-D mask only where it
+    cannot be a (B, T_k) padding mask: the library refuses that ambiguity."""
     return [
         (T_k,),
-        (T_q, T_k),
+        (T_q, T_k) if B == 1 or B != T_q else (1, 1, T_q, T_k),
         (B, 1, 1, T_k),
         (B, 1, T_q, T_k),
         (1, H, T_q, T_k),

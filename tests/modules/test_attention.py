@@ -693,3 +693,26 @@ def test_a_float_keep_mask_of_ones_and_zeros_is_refused():
         tl.scaled_dot_product_attention(q, q, q, mask=additive),
         tl.scaled_dot_product_attention(q, q, q, mask=keep.bool()),
     )
+
+
+def test_a_2d_mask_is_refused_when_it_could_be_a_padding_mask():
+    """With B == T_q, a (B, T_k) padding mask has the shape of a (T_q, T_k) mask: PyTorch's
+    convention would read it as the latter, silently. The library asks which was meant."""
+    q = k = v = torch.randn(4, 2, 4, 8)  # B = T = 4
+    lengths = torch.tensor([4, 3, 2, 1])
+    padding = tl.padding_mask(lengths, 4)[:, 0, 0, :]  # (B, T_k)
+    with pytest.raises(ValueError, match=r"could be \(T_q, T_k\) or a \(B, T_k\) padding mask"):
+        tl.scaled_dot_product_attention(q, k, v, padding)
+    with pytest.raises(ValueError, match=r"mask\[:, None, None, :\]"):
+        tl.MultiHeadAttention(8, 2)(torch.randn(4, 4, 8), mask=padding)
+    # Either meaning, written unambiguously, is accepted.
+    as_padding = tl.scaled_dot_product_attention(q, k, v, padding[:, None, None, :])
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=padding[:, None, None, :])
+    torch.testing.assert_close(as_padding, expected)
+    causal = tl.causal_mask(4)
+    torch.testing.assert_close(
+        tl.scaled_dot_product_attention(q, k, v, causal[None, None]),
+        tl.scaled_dot_product_attention(q, k, v, is_causal=True),
+    )
+    # Where the batch size differs from the number of queries, a 2-D mask is (T_q, T_k).
+    tl.scaled_dot_product_attention(q[:3], k[:3], v[:3], causal)

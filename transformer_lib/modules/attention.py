@@ -145,6 +145,7 @@ def check_attention_inputs(
                 "one masks nothing. For a keep-mask (1 = may attend) pass mask.bool(); for an "
                 "additive mask use 0 and float('-inf')"
             )
+    _check_2d_mask_is_unambiguous(q, mask)
     scores_shape = (*q.shape[:-1], k.shape[-2])
     try:
         broadcast = torch.broadcast_shapes(mask.shape, scores_shape)
@@ -155,6 +156,23 @@ def check_attention_inputs(
             f"mask has shape {tuple(mask.shape)}, which does not broadcast to the attention "
             f"scores' shape (..., T_q, T_k) = {tuple(scores_shape)}"
         )
+
+
+def _check_2d_mask_is_unambiguous(q: Tensor, mask: Tensor) -> None:
+    """A 2-D mask means ``(T_q, T_k)``, as in PyTorch. When the batch size equals the number
+    of queries, a ``(B, T_k)`` padding mask has that shape too, and would silently be read as
+    the other: refuse it, and say how to write either meaning unambiguously."""
+    B, T_q = q.shape[0], q.shape[-2]
+    if mask.ndim != 2 or q.ndim < 3 or not B == T_q == mask.shape[0] or B == 1:
+        return
+    lead, pad = ("mask[None]", "mask[:, None, :]")
+    if q.ndim == 4:
+        lead, pad = ("mask[None, None]", "mask[:, None, None, :]")
+    raise ValueError(
+        f"mask has shape {tuple(mask.shape)}, and the batch size equals the number of queries "
+        f"({B}): it could be (T_q, T_k) or a (B, T_k) padding mask. Pass a (T_q, T_k) mask as "
+        f"{lead} (a causal one as is_causal=True), a padding mask as {pad}"
+    )
 
 
 def _merge_causal(mask: Tensor | None, T_q: int, T_k: int, device: torch.device) -> Tensor:
@@ -197,7 +215,9 @@ def scaled_dot_product_attention(
         key: ``(..., T_k, d_k)``.
         value: ``(..., T_k, d_v)``.
         mask: broadcastable to ``(..., T_q, T_k)``; bool (``True`` = may attend) or float
-            (added to the scores).
+            (added to the scores). A 2-D mask is ``(T_q, T_k)``, as in PyTorch; when the batch
+            size equals ``T_q`` it could also be a ``(B, T_k)`` padding mask, so it is refused
+            there: give it its axes (``mask[None, None]`` or ``mask[:, None, None, :]``).
         is_causal: also forbid attending to later positions (combined with ``mask`` if both
             are given). When ``T_q < T_k`` the queries are the last ``T_q`` positions.
         dropout_p: probability of zeroing an attention weight. Applied whenever it is

@@ -216,7 +216,9 @@ class MultiHeadAttention(nn.Module):
             query: ``(B, T_q, d_model)``.
             key: ``(B, T_k, d_model)``; defaults to ``query``.
             value: ``(B, T_k, d_model)``; defaults to ``key``.
-            mask: bool (``True`` = may attend) or float, broadcastable to ``(B, H, T_q, T_k)``.
+            mask: bool (``True`` = may attend) or float, broadcastable to ``(B, H, T_q, T_k)``:
+                ``(T_q, T_k)`` or 4-D. A padding mask is ``(B, 1, 1, T_k)``; a 2-D mask whose
+                first size is both ``B`` and ``T_q`` is refused as ambiguous.
             is_causal: forbid attending to later positions.
             return_weights: also return the ``(B, H, T_q, T_k)`` attention weights.
             cache: a :class:`KVCache` to append this call's keys and values to; attention then
