@@ -7,13 +7,8 @@ import time
 import pytest
 import torch
 
-from transformer_lib.data.bpe import (
-    WORD_PATTERN,
-    BPETokenizer,
-    HFBPETokenizer,
-    byte_to_char,
-    train_bpe,
-)
+from transformer_lib.data.bpe import WORD_PATTERN, BPETokenizer
+from transformer_lib.data.fast_bpe import HFBPETokenizer, byte_to_char, train_bpe
 from transformer_lib.datasets.shakespeare import load_shakespeare
 
 tokenizers = pytest.importorskip("tokenizers")

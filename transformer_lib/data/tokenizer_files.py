@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..utils.checkpoint import TOKENIZER_FILE
-from .bpe import BPETokenizer, HFBPETokenizer
+from .bpe import BPETokenizer
+from .fast_bpe import HFBPETokenizer
 from .tokenizers import CharTokenizer
 
 __all__ = ["load_tokenizer"]
