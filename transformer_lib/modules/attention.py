@@ -124,8 +124,12 @@ def check_attention_inputs(
         raise ValueError(f"dropout_p must be a number in [0, 1), but got {dropout_p!r}")
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout_p must lie in [0, 1), but got {dropout_p}")
-    if mask is None:
-        return
+    if mask is not None:
+        _check_mask(q, k, mask)
+
+
+def _check_mask(q: Tensor, k: Tensor, mask: Tensor) -> None:
+    """The mask's type, device, values (a float keep-mask) and shape against the scores'."""
     if not isinstance(mask, Tensor):
         raise TypeError(f"mask must be a tensor or None, but got {type(mask).__name__}")
     check_device("mask", mask, q.device, "query is")
