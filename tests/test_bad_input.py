@@ -2645,3 +2645,5 @@ def test_bad_input(call: Callable[[], Any], exception: type[Exception], match: s
     # pytest.raises(ValueError) would also accept subclasses that say nothing useful; the
     # library raises the plain types.
     assert type(info.value) in (ValueError, TypeError, FileNotFoundError)
+    # Short enough to read: a message summarises (a count, the first few), never lists all.
+    assert len(str(info.value)) <= 400, f"{len(str(info.value))} characters: {info.value}"

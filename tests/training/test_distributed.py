@@ -154,7 +154,7 @@ def test_defaults_and_the_example_config_are_valid():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"batchsize": 8}, "unknown config keys \\['batchsize'\\]"),
+        ({"batchsize": 8}, "unknown config keys \\['batchsize'\\]; did you mean \\['batch_size'"),
         ({"steps": 0}, "'steps' must be an int >= 1"),
         ({"steps": 10.0}, "'steps' must be an int >= 1"),
         ({"lr": -1}, "'lr' must be a number > 0"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 from pathlib import Path
@@ -76,7 +77,13 @@ def load_config(source: str | os.PathLike | dict[str, Any] | None = None) -> dic
         raise ValueError(f"a config must be a JSON object, but got {type(given).__name__}")
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown config keys {unknown}; the known keys are {sorted(DEFAULTS)}")
+        # The closest known keys (a typo's correction), not all of them: errors stay short.
+        close = sorted({m for k in unknown for m in difflib.get_close_matches(k, DEFAULTS, 2)})
+        hint = f"; did you mean {close}?" if close else ""
+        raise ValueError(
+            f"unknown config keys {unknown}{hint} (python -m transformer_lib.pretrain "
+            "--print-defaults lists them all)"
+        )
     config = {**DEFAULTS, **given}
     config["model"] = {**DEFAULTS["model"], **(given.get("model") or {})}
     _check(config)
