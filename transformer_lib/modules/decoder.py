@@ -32,7 +32,7 @@ class DecoderLayer(nn.Module):
             sublayer's output before the residual sum.
         norm_first: Pre-LN if ``True``; Post-LN (the paper) if ``False``.
         activation: ``"relu"`` (the paper), ``"gelu"`` or ``"gelu_tanh"`` (GPT-2's approximation).
-        norm: ``"layer"`` or ``"rms"``.
+        norm: ``"layernorm"`` or ``"rmsnorm"`` (``"layer"`` and ``"rms"`` are accepted too).
         rope: rotary position embedding inside the *self*-attention (cross-attention compares
             positions of two different sequences, so it gets none).
     """
