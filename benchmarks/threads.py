@@ -100,7 +100,14 @@ def run(quick: bool = False, device: str | None = None) -> dict[str, Any]:
     alone = rows[0]["step_s"]
     for row in rows:
         row["vs_alone"] = row["step_s"] / alone
-    return {**machine("cpu"), "cores": cores, "steps": steps, "quick": quick, "rows": rows}
+    return {
+        "name": NAME,
+        **machine("cpu"),
+        "cores": cores,
+        "steps": steps,
+        "quick": quick,
+        "rows": rows,
+    }
 
 
 def table(result: dict[str, Any]) -> str:
