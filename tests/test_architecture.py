@@ -137,6 +137,7 @@ normalize_answer qa_exact_match qa_f1 squad_scores
 patchify PatchEmbedding ViTConfig ViT ViTForImageClassification
 greedy_decode beam_search sample_token
 train History configure_optimizer parameter_groups warmup_schedule noam_schedule cosine_schedule
+sft_batch sequence_logprob dpo_loss DPOLoss
 setup_distributed DistributedInfo is_main_process is_distributed get_rank get_world_size
 all_reduce_mean cleanup
 get_device set_seed save_checkpoint load_checkpoint checkpoint_exists time_call peak_memory
@@ -145,7 +146,7 @@ plot_attention plot_training_curve
 
 
 def test_every_public_name_stays_importable():
-    assert len(PUBLIC) == len(set(PUBLIC)) == 126
+    assert len(PUBLIC) == len(set(PUBLIC)) == 130
     assert sorted(tl.__all__) == sorted(PUBLIC)
     namespace: dict = {}
     exec("from transformer_lib import *", namespace)

@@ -56,6 +56,7 @@ _API: dict[str, tuple[str, ...]] = {
     "data.masking": ("mask_tokens", "IGNORE_INDEX"),
     "data.tokenizer_files": ("load_tokenizer",),
     "data.qa_encoding": ("QAEncoding", "encode_qa"),
+    "data.instruction": ("sft_batch",),
     "data.span_corruption": ("span_corruption",),
     "datasets.tasks": ("key_value_lookup", "LookupBatch", "shifted_copy"),
     "datasets.numbers": ("number_pairs", "train_test_numbers"),
@@ -91,6 +92,7 @@ _API: dict[str, tuple[str, ...]] = {
     "training.loop": ("train", "History"),
     "training.optim": ("configure_optimizer", "parameter_groups"),
     "training.schedules": ("warmup_schedule", "noam_schedule", "cosine_schedule"),
+    "training.preference": ("sequence_logprob", "dpo_loss", "DPOLoss"),
     "training.distributed": (
         "setup_distributed",
         "DistributedInfo",
