@@ -232,6 +232,7 @@ def test_adapter_problems_are_named_before_the_model_changes(tmp_path):
         tl.load_lora(wider, tmp_path / "a")
     assert len(str(info.value)) < 400
     assert not any(isinstance(m, tl.LoRALinear) for m in wider.modules())  # unchanged
+    assert all(p.requires_grad for p in wider.parameters())
     with pytest.raises(FileNotFoundError, match="save one with save_lora"):
         tl.load_lora(wider, tmp_path / "missing")
     weights = tmp_path / "a" / "adapter.safetensors"

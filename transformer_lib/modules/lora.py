@@ -312,27 +312,30 @@ def load_lora(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     if hashlib.sha256(data).hexdigest() != config.get("sha256"):
         raise ValueError(f"{weights_file} is damaged: its SHA-256 differs from the one saved")
     tensors = safetensors_load(data)
-    wrappers = {}
+    # The shapes of the model as it will be, worked out without touching it: a layer to wrap
+    # moves its weight and bias under ".base" and gains its two factors.
+    expected = {k: tuple(v.shape) for k, v in model.named_parameters()}
+    to_wrap = {}
     for name, spec in config["wrapped"].items():
         try:
             module = model.get_submodule(name)
         except AttributeError:
-            raise ValueError(
-                f"the adapter wraps {name!r}, which this model does not have"
-            ) from None
+            message = f"the adapter wraps {name!r}, which this model does not have"
+            raise ValueError(message) from None
         if isinstance(module, nn.Linear):
-            wrappers[name] = LoRALinear(module, spec["r"], spec["alpha"], spec["dropout"])
+            to_wrap[name] = spec
+            for k in ("weight", "bias"):
+                if f"{name}.{k}" in expected:
+                    expected[f"{name}.base.{k}"] = expected.pop(f"{name}.{k}")
+            expected[f"{name}.lora_A"] = (spec["r"], module.in_features)
+            expected[f"{name}.lora_B"] = (module.out_features, spec["r"])
         elif not (isinstance(module, LoRALinear) and module.r == spec["r"]):
             raise ValueError(f"the adapter's {name!r} (r={spec['r']}) does not fit {module}")
-    # Check the tensors against the model as it will be, before changing it.
-    expected = dict(model.named_parameters())
-    for name, wrapper in wrappers.items():
-        expected.update({f"{name}.{k}": v for k, v in wrapper.named_parameters()})
     unknown = sorted(k for k in tensors if k not in expected)
     shapes = sorted(
-        f"{k} {tuple(v.shape)} vs {tuple(expected[k].shape)}"
+        f"{k} {tuple(v.shape)} vs {expected[k]}"
         for k, v in tensors.items()
-        if k in expected and v.shape != expected[k].shape
+        if k in expected and tuple(v.shape) != expected[k]
     )
     problems = [f"{len(unknown)} unknown ({summarise_keys(unknown)})"] if unknown else []
     if shapes:
@@ -344,7 +347,8 @@ def load_lora(model: nn.Module, path: str | os.PathLike) -> nn.Module:
             f"the adapter {weights_file} does not fit this {type(model).__name__}: "
             + "; ".join(problems)
         )
-    for name, wrapper in wrappers.items():
+    for name, spec in to_wrap.items():
+        wrapper = LoRALinear(model.get_submodule(name), spec["r"], spec["alpha"], spec["dropout"])
         _replace(model, name, wrapper)
     model.requires_grad_(False)
     params = dict(model.named_parameters())
