@@ -128,13 +128,11 @@ def _load_gpt2_weights(model: nn.Module, state: dict[str, Tensor]) -> None:
     renamed = rename(state, mapping, "GPT-2", ignore=ignore)
     ours: dict[str, Tensor] = {}
     for name, value in renamed.items():
-        if name.endswith("attn.c_attn.weight") or name.endswith("attn.c_attn.bias"):
-            block, kind = name.removesuffix(".c_attn.weight"), "weight"
-            if name.endswith("bias"):
-                block, kind = name.removesuffix(".c_attn.bias"), "bias"
+        module, _, kind = name.rpartition(".")  # e.g. "blocks.0.attn.c_attn", "weight"
+        if module.endswith(".c_attn"):
             parts = (value.T if kind == "weight" else value).chunk(3, dim=0)  # q, k, v
             for proj, part in zip(("q_proj", "k_proj", "v_proj"), parts, strict=True):
-                ours[f"{block}.{proj}.{kind}"] = part
+                ours[f"{module.removesuffix('c_attn')}{proj}.{kind}"] = part
         else:
             ours[name] = value.T if mapping[name] in conv1d else value
     load_weights(model, ours, "the GPT-2 weights")
