@@ -127,6 +127,7 @@ key_value_lookup LookupBatch shifted_copy IGNORE_INDEX number_pairs train_test_n
 load_parallel_corpus load_shakespeare shakespeare_plays genre_passages split_by_play Play Passage
 event_reports EventReport EVENT_KINDS sentiment_reviews Review REVIEW_KINDS
 topic_sentences TopicSentence TOPICS TOPIC_WORDS make_biographies Biography QAExample
+instruction_tasks Instruction INSTRUCTION_TASKS INSTRUCTION_TEMPLATES REFUSAL
 bleu chrf exact_match perplexity
 Transformer TransformerConfig GPTConfig GPT GPTBlock GPTForSequenceClassification
 load_gguf load_smollm2 smollm2_path GGUFTokenizer
@@ -146,7 +147,7 @@ plot_attention plot_training_curve
 
 
 def test_every_public_name_stays_importable():
-    assert len(PUBLIC) == len(set(PUBLIC)) == 130
+    assert len(PUBLIC) == len(set(PUBLIC)) == 135
     assert sorted(tl.__all__) == sorted(PUBLIC)
     namespace: dict = {}
     exec("from transformer_lib import *", namespace)

@@ -73,6 +73,13 @@ _API: dict[str, tuple[str, ...]] = {
     "datasets.reviews": ("sentiment_reviews", "Review", "REVIEW_KINDS"),
     "datasets.topics": ("topic_sentences", "TopicSentence", "TOPICS", "TOPIC_WORDS"),
     "datasets.biographies": ("make_biographies", "Biography", "QAExample"),
+    "datasets.instructions": (
+        "instruction_tasks",
+        "Instruction",
+        "INSTRUCTION_TASKS",
+        "INSTRUCTION_TEMPLATES",
+        "REFUSAL",
+    ),
     "evaluation.metrics": ("bleu", "chrf", "exact_match", "perplexity"),
     "evaluation.squad": ("normalize_answer", "qa_exact_match", "qa_f1", "squad_scores"),
     "models.transformer": ("Transformer", "TransformerConfig"),
