@@ -45,6 +45,8 @@ def test_responses_are_right(train, test):
     words = {"0": "zero", "7": "seven", "21": "twenty-one", "99": "ninety-nine"}
     for x in train + test:
         assert isinstance(x, Instruction) and x.task in INSTRUCTION_TASKS
+        if x.task != "ask":
+            assert x.context == ""
         if x.task == "spell":
             number = re.search(r"\d+", x.prompt).group()
             assert x.response == words.get(number, x.response) and not x.response.isdigit()
@@ -56,6 +58,7 @@ def test_responses_are_right(train, test):
         else:
             # an answer is a span of the text asked about; a refusal exactly when unanswerable
             assert (x.response == REFUSAL) == (not x.answerable)
+            assert x.context and x.context in x.prompt
             if x.answerable:
                 assert x.response in x.prompt
 

@@ -83,6 +83,8 @@ class Instruction:
         response: the reference answer.
         answerable: ``False`` for a question whose text does not hold the fact (then
             ``response`` is :data:`REFUSAL`).
+        context: for ``"ask"``, the biography asked about (part of ``prompt``); ``""``
+            otherwise. Chapter 10 pre-trains on these texts, without the questions.
     """
 
     task: str
@@ -90,6 +92,7 @@ class Instruction:
     prompt: str
     response: str
     answerable: bool = True
+    context: str = ""
 
 
 def instruction_tasks(n: int, *, split: str = "train", seed: int = 0) -> list[Instruction]:
@@ -132,7 +135,7 @@ def instruction_tasks(n: int, *, split: str = "train", seed: int = 0) -> list[In
         task = INSTRUCTION_TASKS[i % len(INSTRUCTION_TASKS)]
         phrasings = INSTRUCTION_TEMPLATES[task]
         template = len(phrasings) - 1 if split == "test" else rng.randrange(len(phrasings) - 1)
-        answerable = True
+        answerable, context = True, ""
         if task in ("spell", "digits"):
             number = rng.randrange(100)
             words = words_of[number]
@@ -145,8 +148,8 @@ def instruction_tasks(n: int, *, split: str = "train", seed: int = 0) -> list[In
         else:
             q = questions[(i // len(INSTRUCTION_TASKS)) % len(questions)]
             fields = {"context": q.context, "question": q.question}
-            answerable = q.is_answerable
+            answerable, context = q.is_answerable, q.context
             response = q.answer if answerable else REFUSAL
         prompt = phrasings[template].format(**fields)
-        out.append(Instruction(task, template, prompt, response, answerable))
+        out.append(Instruction(task, template, prompt, response, answerable, context))
     return out
