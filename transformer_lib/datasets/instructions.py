@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from ..utils._checks import is_int
 from .biographies import make_biographies
@@ -36,36 +37,38 @@ __all__ = ["INSTRUCTION_TASKS", "INSTRUCTION_TEMPLATES", "REFUSAL", "Instruction
 REFUSAL = "The text does not say."
 
 #: The phrasings of each task. The **last** of each is held out for ``split="test"``.
-INSTRUCTION_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "spell": (
-        "Write {number} in words.",
-        "How is {number} written in words?",
-        "Spell out the number {number}.",
-        "What is {number} in words?",
-        "Please give {number} as words.",
-    ),
-    "digits": (
-        "What number is {words}?",
-        "Write {words} in digits.",
-        "Give {words} as a number.",
-        "Convert {words} to digits.",
-        "Which number is written {words}?",
-    ),
-    "reverse": (
-        "Reverse the list: {items}.",
-        "Write these words in reverse order: {items}.",
-        "Put {items} backwards.",
-        "List {items} from the end.",
-        "Give the words {items} from last to first.",
-    ),
-    "ask": (
-        "Text: {context} Question: {question}",
-        "Read this: {context} Then answer: {question}",
-        "{context} Answer from the text above: {question}",
-        "Question: {question} Text: {context}",
-        "Using only this text, answer the question. {context} {question}",
-    ),
-}
+INSTRUCTION_TEMPLATES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "spell": (
+            "Write {number} in words.",
+            "How is {number} written in words?",
+            "Spell out the number {number}.",
+            "What is {number} in words?",
+            "Please give {number} as words.",
+        ),
+        "digits": (
+            "What number is {words}?",
+            "Write {words} in digits.",
+            "Give {words} as a number.",
+            "Convert {words} to digits.",
+            "Which number is written {words}?",
+        ),
+        "reverse": (
+            "Reverse the list: {items}.",
+            "Write these words in reverse order: {items}.",
+            "Put {items} backwards.",
+            "List {items} from the end.",
+            "Give the words {items} from last to first.",
+        ),
+        "ask": (
+            "Text: {context} Question: {question}",
+            "Read this: {context} Then answer: {question}",
+            "{context} Answer from the text above: {question}",
+            "Question: {question} Text: {context}",
+            "Using only this text, answer the question. {context} {question}",
+        ),
+    }
+)
 INSTRUCTION_TASKS = tuple(INSTRUCTION_TEMPLATES)
 
 _WORDS = ("red", "blue", "green", "cat", "dog", "fish", "tea", "milk", "bread", "salt", "sun",
