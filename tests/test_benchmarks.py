@@ -70,6 +70,10 @@ def test_notebooks_benchmark_quick_runs_a_generated_notebook(tmp_path, one_threa
     [row] = result["rows"]
     assert row["ok"] is True and row["outputs"] == ["2\n"]
     assert result["total_seconds"] == row["seconds"] > 0
+    # the machine's speed on a fixed workload, before and after, to compare runs
+    rate = result["reference_steps_per_second"]
+    assert rate["before"] > 0 and rate["after"] > 0
+    assert "reference GPT training steps/s" in BENCHMARKS["notebooks"].table(result)
 
 
 @pytest.mark.slow  # five fresh processes, each importing PyTorch
