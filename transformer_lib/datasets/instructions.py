@@ -16,8 +16,8 @@ ask        Text: <a biography> Question: <question>    the fact, or "The text do
 =========  ==========================================  =================================
 
 The biographies are chapter 8's (:func:`~transformer_lib.make_biographies`), one or two people
-each, so about a third of the questions cannot be answered from their text: the right answer
-is then the refusal :data:`REFUSAL`.
+each, so about a quarter of the questions cannot be answered from their text: the right
+answer is then the refusal :data:`REFUSAL`.
 """
 
 from __future__ import annotations
@@ -120,7 +120,8 @@ def instruction_tasks(n: int, *, split: str = "train", seed: int = 0) -> list[In
         raise TypeError(f"seed must be an int, but got {seed!r}")
     rng = random.Random(2 * seed + (split == "test"))
     words_of = [src for src, _ in number_pairs(range(100), tgt_lang="en")]
-    n_ask = (n + 3 - INSTRUCTION_TASKS.index("ask")) // len(INSTRUCTION_TASKS)
+    # the tasks take turns, so this many of the n instructions are questions
+    n_ask = len(range(INSTRUCTION_TASKS.index("ask"), n, len(INSTRUCTION_TASKS)))
     questions = [
         q
         for bio in make_biographies(
@@ -129,7 +130,7 @@ def instruction_tasks(n: int, *, split: str = "train", seed: int = 0) -> list[In
             min_people=1,
             max_people=2,
             questions_per_person=2,
-        )  # fmt: skip
+        )
         for q in bio.questions
     ]
     rng.shuffle(questions)
