@@ -23,10 +23,14 @@ def test_saving_again_keeps_the_users_files(tmp_path):
     assert not list(tmp_path.glob(".model.*"))  # no temporary or set-aside directory left
 
 
-@pytest.mark.parametrize("kind", ["char", "bpe"])
+@pytest.mark.parametrize("kind", ["char", "word", "bpe"])
 def test_the_tokenizer_is_saved_and_loaded_with_the_model(tmp_path, kind):
     text = "to be or not to be, that is the question"
-    tokenizer = tl.CharTokenizer([text]) if kind == "char" else tl.BPETokenizer.train(text, 270)
+    tokenizer = {
+        "char": lambda: tl.CharTokenizer([text]),
+        "word": lambda: tl.WordTokenizer([text]),
+        "bpe": lambda: tl.BPETokenizer.train(text, 270),
+    }[kind]()
     config = tl.GPTConfig(
         vocab_size=tokenizer.vocab_size, max_len=16, d_model=16, num_heads=2, num_layers=1
     )
@@ -44,6 +48,17 @@ def test_the_libraries_tokenizer_file_is_read_back(tmp_path):
     tokenizer.save(tmp_path / "tokenizer.json")
     loaded = tl.load_tokenizer(tmp_path / "tokenizer.json")
     assert loaded.encode("a small text") == tokenizer.encode("a small text")
+
+
+def test_a_word_tokenizer_file_keeps_every_id_and_rejects_a_damaged_one(tmp_path):
+    tokenizer = tl.WordTokenizer(["b a a c , c c ."], max_size=3)
+    tokenizer.save(tmp_path / "words.json")
+    loaded = tl.WordTokenizer.load(tmp_path / "words.json")
+    assert loaded.words == tokenizer.words == ["c", "a", ","]
+    assert loaded.encode("a c b") == tokenizer.encode("a c b") == [5, 4, loaded.unk_id]
+    (tmp_path / "bad.json").write_text('{"type": "WordTokenizer", "words": ["a"]}')
+    with pytest.raises(ValueError, match="bad.json is invalid: it is not a WordTokenizer"):
+        tl.WordTokenizer.load(tmp_path / "bad.json")
 
 
 def test_load_tokenizer_says_what_is_missing(tmp_path):

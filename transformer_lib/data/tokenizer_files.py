@@ -10,7 +10,7 @@ from typing import Any
 from ..utils.checkpoint import TOKENIZER_FILE
 from .bpe import BPETokenizer
 from .fast_bpe import HFBPETokenizer
-from .tokenizers import CharTokenizer
+from .tokenizers import CharTokenizer, WordTokenizer
 
 __all__ = ["load_tokenizer"]
 
@@ -19,8 +19,9 @@ def load_tokenizer(path: str | os.PathLike) -> Any:
     """The tokenizer saved at ``path``: a directory that ``save_pretrained(..., tokenizer=)``
     or ``save_checkpoint(..., tokenizer=)`` wrote, or a tokenizer's JSON file itself.
 
-    Returns a :class:`~transformer_lib.CharTokenizer`, :class:`~transformer_lib.BPETokenizer`
-    or :class:`~transformer_lib.HFBPETokenizer`, whichever was saved.
+    Returns a :class:`~transformer_lib.CharTokenizer`, :class:`~transformer_lib.WordTokenizer`,
+    :class:`~transformer_lib.BPETokenizer` or :class:`~transformer_lib.HFBPETokenizer`, whichever
+    was saved.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, but got {type(path).__name__}")
@@ -38,11 +39,13 @@ def load_tokenizer(path: str | os.PathLike) -> Any:
     kind = data.get("type") if isinstance(data, dict) else None
     if kind == "CharTokenizer":
         return CharTokenizer.load(file)
+    if kind == "WordTokenizer":
+        return WordTokenizer.load(file)
     if kind == "BPETokenizer":
         return BPETokenizer.load(file)
     if isinstance(data, dict) and "model" in data:  # the `tokenizers` library's format
         return HFBPETokenizer.load(file)
     raise ValueError(
         f"tokenizer file {file} holds no tokenizer this library reads (type {kind!r}); "
-        "expected a CharTokenizer, BPETokenizer or tokenizers JSON file"
+        "expected a CharTokenizer, WordTokenizer, BPETokenizer or tokenizers JSON file"
     )

@@ -202,5 +202,26 @@ class WordTokenizer:
         )
         return self._NO_SPACE_BEFORE.sub(r"\1", " ".join(out))
 
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the vocabulary as JSON (UTF-8, human-readable), words in id order."""
+        data = {"type": "WordTokenizer", "specials": list(self.SPECIALS), "words": self.words}
+        Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> WordTokenizer:
+        """Read a vocabulary written by ``save``: the same words get the same ids."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            if data.get("type") != "WordTokenizer" or data.get("specials") != list(cls.SPECIALS):
+                raise ValueError("it is not a WordTokenizer vocabulary")
+            words = data["words"]
+            if not all(isinstance(w, str) and w for w in words) or len(set(words)) != len(words):
+                raise ValueError("'words' must be distinct non-empty strings")
+        except (ValueError, KeyError, AttributeError) as e:
+            raise ValueError(f"tokenizer file {path} is invalid: {e}") from e
+        tok = cls()
+        tok._set_words(words)
+        return tok
+
     def __repr__(self) -> str:
         return f"WordTokenizer(vocab_size={self.vocab_size})"
