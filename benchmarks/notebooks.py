@@ -1,7 +1,7 @@
 """How long each chapter notebook takes to execute, top to bottom, in a fresh kernel.
 
-Each ``notebooks/*.ipynb`` is copied into a temporary directory and executed there with
-``nbclient`` (the notebooks in the repository are never touched). The full run takes about
+Each ``notebooks/*.ipynb`` is copied into one temporary directory and executed there, in order,
+with ``nbclient`` (the notebooks in the repository are never touched). The full run takes about
 twenty minutes on a 2-core CPU, so it is left out of ``python -m benchmarks`` and runs only
 when named: ``python -m benchmarks notebooks``. ``--quick`` executes a one-cell notebook that
 it writes itself, to check that the machinery works. ``--device`` is not used: each notebook
@@ -100,9 +100,11 @@ def run(quick: bool = False, device: str | None = None) -> dict[str, Any]:
             _tiny_notebook(sources[0])
         else:
             sources = sorted(NOTEBOOKS.glob("*.ipynb"))
+        # one folder for all, run in order, as `make test` runs them: a notebook may read
+        # what an earlier one saved (10.2 starts from the model 10.1 saves)
+        workdir = Path(tmp) / "run"
+        workdir.mkdir()
         for source in sources:
-            workdir = Path(tmp) / source.stem
-            workdir.mkdir()
             copy = workdir / source.name
             shutil.copyfile(source, copy)
             result = _execute(copy, timeout=60 if quick else 1200)
