@@ -251,6 +251,37 @@ def test_smollm2_chat_template_and_answer(smollm):
 
 @pytest.mark.slow
 @needs_smollm
+def test_smollm2_full_fine_tuning_on_chatml_sft_batches(smollm):
+    """Chapter 10's FULL_SIZE path in small: every weight trains on the prompt-masked loss."""
+    import copy
+
+    model, tokenizer = smollm
+    model = copy.deepcopy(model).train()  # the module's shared model stays as loaded
+    examples = tl.instruction_tasks(8, seed=0)
+    prompts, responses = [], []
+    for x in examples:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": x.prompt}])
+        prompts.append(tokenizer.encode(text))
+        responses.append([*tokenizer.encode(x.response), tokenizer.eos_id])
+    ids, targets = tl.sft_batch(prompts, responses, pad_id=tokenizer.pad_id)
+    # the targets are the response and its closing <|im_end|>, nothing of the prompt
+    assert (targets != tl.IGNORE_INDEX).sum().item() == sum(len(r) for r in responses)
+    first = targets[0][targets[0] != tl.IGNORE_INDEX].tolist()
+    assert tokenizer.decode(first) == examples[0].response + "<|im_end|>"
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-5, weight_decay=0.0)
+    losses = []
+    for _ in range(3):  # the same batch: its loss must fall
+        _, loss = model(ids, targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    assert losses[-1] < losses[0], losses
+
+
+@pytest.mark.slow
+@needs_smollm
 def test_smollm2_tokenizer_splits_digits_and_round_trips(smollm):
     _, tokenizer = smollm
     text = "In 2024, SmolLM2 ran on 12 laptops: naïve café, 東京!"
