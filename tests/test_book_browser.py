@@ -13,6 +13,11 @@ screenshot (kept in ``_build/screenshots`` for a person to look at) and asserts 
   page has an element with that id (an offline equivalent of Sphinx's ``linkcheck``);
 * chapter pages offer their notebook for download, and the file is there.
 
+The book is built as ``make book`` builds it, in both editions (``scripts/build_book.py``). The
+Chinese edition's pages must resolve their links too, keep the English pages' anchors, link
+to their English twin (and back), and hold Chinese text; three of them are opened in the
+browser, and the Chinese search index must contain Chinese words.
+
 Chromium comes from Debian's ``chromium`` package. When it is missing, the set-up installs it with
 ``apt-get`` (this needs root, as on CI). Where that is impossible, the tests are skipped with the
 reason, except on CI (``CI`` set), where they fail instead. A font with Chinese glyphs (Debian's
@@ -111,10 +116,11 @@ def _toc_pages() -> list[str]:
 
 @pytest.fixture(scope="module")
 def built_book(tmp_path_factory) -> Path:
+    """Both editions, as ``make book`` builds them: the Chinese one in ``zh_CN/``."""
     out = tmp_path_factory.mktemp("book")
-    jb = Path(sys.executable).with_name("jupyter-book")
+    build = [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--path-output", str(out)]
     done = subprocess.run(
-        [str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+        [*build, "-W", "-n", "--keep-going"],
         capture_output=True,
         text=True,
     )
@@ -124,6 +130,7 @@ def built_book(tmp_path_factory) -> Path:
         pytest.fail("the book does not build:\n" + "\n".join(problems or [done.stdout[-4000:]]))
     html_dir = out / "_build" / "html"
     assert (html_dir / "index.html").is_file()
+    assert (html_dir / "zh_CN" / "index.html").is_file()
     return html_dir
 
 
@@ -176,9 +183,15 @@ def _parse(path: Path) -> _Anchors:
 
 
 PAGES = _toc_pages()
+# The Chinese edition: every page's links, and a few pages in the browser (the same templates
+# as the English ones, so three show that fonts, maths and the language switch work).
+ZH = "zh_CN/"
+ZH_PAGES = [ZH + p for p in PAGES]
+ZH_IN_BROWSER = [ZH + p for p in ("book/intro", "notebooks/01_attention", "book/glossary")]
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.mark.parametrize("page_name", PAGES)
+@pytest.mark.parametrize("page_name", PAGES + ZH_IN_BROWSER)
 def test_page_in_browser(page_name, built_book, server, browser):
     url = urljoin(server, page_name + ".html")
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -209,6 +222,14 @@ def test_page_in_browser(page_name, built_book, server, browser):
         text = page.inner_text("main")
         raw = re.findall(r"\\[(\[]", text)
         assert not raw, f"{page_name}: raw TeX delimiters left in the text: {len(raw)}"
+        # A Markdown table shown as text (a cell that displays Markdown, rendered without
+        # table support) leaves its separator row behind.
+        assert not re.search(r"\|\s*[-—]{1,3}\s*\|", text), f"{page_name}: a raw Markdown table"
+        if page_name.startswith(ZH):
+            # translated: most of the prose is Chinese (code and outputs stay English)
+            assert len(CJK.findall(text)) > 300, f"{page_name}: little Chinese text"
+            switch = page.locator("a.language-switch")
+            assert switch.inner_text() == "English"
 
         # Figures: every image is loaded and has a size.
         images = page.evaluate(
@@ -229,7 +250,7 @@ def test_page_in_browser(page_name, built_book, server, browser):
     assert not failed, f"{page_name}: requests that failed: {failed[:5]}"
 
 
-@pytest.mark.parametrize("page_name", PAGES)
+@pytest.mark.parametrize("page_name", PAGES + ZH_PAGES)
 def test_internal_links_resolve(page_name, built_book):
     path = built_book / (page_name + ".html")
     broken = []
@@ -255,3 +276,23 @@ def test_chapter_offers_notebook_download(page_name, built_book):
     downloads = [h for h in _parse(path).hrefs if h.endswith("_sources/notebooks/" + name)]
     assert downloads, f"{page_name}: no download link for {name}"
     assert (path.parent / downloads[0]).resolve().is_file()
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_both_editions_have_the_same_anchors_and_link_to_each_other(page_name, built_book):
+    english, chinese = built_book / (page_name + ".html"), built_book / ZH / (page_name + ".html")
+    assert _parse(english).ids == _parse(chinese).ids, f"{page_name}: anchors differ"
+    for page, other in [(english, chinese), (chinese, english)]:
+        switch = re.search(r'class="btn btn-sm language-switch" href="([^"]+)"', page.read_text())
+        assert switch, f"{page}: no language switch"
+        assert (page.parent / switch.group(1)).resolve() == other.resolve()
+
+
+def test_chinese_search_index_holds_chinese_words(built_book):
+    # Sphinx splits Chinese text into words with jieba; without it nothing Chinese is indexed
+    import json
+
+    index = (built_book / ZH / "searchindex.js").read_text(encoding="utf-8")
+    terms = json.loads(index[index.index("(") + 1 : index.rindex(")")])["terms"]
+    for word in ("注意力", "编码器", "残差", "微调"):
+        assert word in terms, word
