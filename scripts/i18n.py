@@ -22,6 +22,7 @@ way, and ``normalise`` undoes it when the tests compare a translation's roles wi
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -72,12 +73,15 @@ def role_target(role: str, content: str) -> str:
     return m.group(2) if m else content
 
 
+def cells(notebook: Path) -> list[dict[str, Any]]:
+    """A notebook's cells, read as JSON."""
+    return json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+
+
 def glued_values(notebook: Path) -> dict[str, str]:
     """Every key a notebook glues, with its value as stored (``repr``: a str is quoted)."""
-    import json
-
     values = {}
-    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+    for cell in cells(notebook):
         for output in cell.get("outputs", []):
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
             if name:
@@ -116,12 +120,12 @@ def problems(po: Path) -> list[str]:
             found.append(f"{where}: fuzzy")
         else:
             source, translation = normalise(message.id), normalise(message.string)
-            if source != translation and not _words_rephrased(source, translation, glued):
+            if source != translation and not words_rephrased(source, translation, glued):
                 found.append(f"{where}: roles or maths differ: {source} != {translation}")
     return found
 
 
-def _words_rephrased(source: list[str], translation: list[str], glued: dict[str, str]) -> bool:
+def words_rephrased(source: list[str], translation: list[str], glued: dict[str, str]) -> bool:
     """Whether the only differences are glued *words*: a translation may drop a value that is
     English text ("faster", "higher") and state the glued numbers instead."""
     dropped = [x for x in source if x not in translation]
@@ -143,20 +147,14 @@ def check(paths: list[str]) -> None:
 
 def markdown_text(notebook: Path) -> str:
     """The Markdown cells of a notebook, whitespace collapsed: where its prose messages are."""
-    import json
-
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    text = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    text = " ".join("".join(c["source"]) for c in cells(notebook) if c["cell_type"] == "markdown")
     text = re.sub(r"^\s*>\s?", "", text, flags=re.M)  # block quotes: "> " on every line
     return " ".join(text.split())
 
 
 def code_cells(notebook: Path) -> set[int]:
     """The indices of a notebook's code cells."""
-    import json
-
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    return {i for i, c in enumerate(cells) if c["cell_type"] == "code"}
+    return {i for i, c in enumerate(cells(notebook)) if c["cell_type"] == "code"}
 
 
 def templates(out: Path = GETTEXT_OUT) -> dict[str, Any]:

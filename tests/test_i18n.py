@@ -88,11 +88,11 @@ def test_only_glued_words_may_be_replaced_by_glued_numbers():
     glued = {"verdict": "'faster'", "rnn_s": "12", "tf_s": "3.5"}
     source = i18n.normalise("The Transformer was {glue:text}`verdict`.")
     numbers = i18n.normalise("用时 {glue:}`x.ipynb::tf_s` 与 {glue:}`x.ipynb::rnn_s` 秒。")
-    assert i18n._words_rephrased(source, numbers, glued)
+    assert i18n.words_rephrased(source, numbers, glued)
     # a number may not be dropped, nor a key invented
-    assert not i18n._words_rephrased(numbers, source, glued)
+    assert not i18n.words_rephrased(numbers, source, glued)
     invented = i18n.normalise("{glue:}`x.ipynb::nowhere`")
-    assert not i18n._words_rephrased(source, invented, glued)
+    assert not i18n.words_rephrased(source, invented, glued)
 
 
 def test_the_chinese_configuration_is_the_english_one_plus_the_language(tmp_path, monkeypatch):
