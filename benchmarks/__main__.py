@@ -1,6 +1,6 @@
 """``python -m benchmarks [NAME ...] [--quick] [--device DEVICE] [--out DIR]``.
 
-Without names it runs every benchmark except ``notebooks`` (about twenty minutes on a 2-core
+Without names it runs every benchmark except ``notebooks`` (about half an hour on a 2-core
 CPU), which runs only when named: ``python -m benchmarks notebooks``. Each result is printed as
 a table and written as JSON to ``DIR/NAME-DEVICE.json`` (``-quick`` added with ``--quick``).
 """

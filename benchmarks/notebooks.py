@@ -2,7 +2,7 @@
 
 Each ``notebooks/*.ipynb`` is copied into one temporary directory and executed there, in order,
 with ``nbclient`` (the notebooks in the repository are never touched). The full run takes about
-twenty minutes on a 2-core CPU, so it is left out of ``python -m benchmarks`` and runs only
+half an hour on a 2-core CPU, so it is left out of ``python -m benchmarks`` and runs only
 when named: ``python -m benchmarks notebooks``. ``--quick`` executes a one-cell notebook that
 it writes itself, to check that the machinery works. ``--device`` is not used: each notebook
 picks its device itself.
@@ -26,7 +26,7 @@ import transformer_lib as tl
 from .common import machine
 
 NAME = "notebooks"
-DEFAULT = False  # not part of a plain `python -m benchmarks`: it takes about twenty minutes
+DEFAULT = False  # not part of a plain `python -m benchmarks`: it takes about half an hour
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
