@@ -9,7 +9,8 @@ Benchmarks appendix shows. The benchmarks:
 * ``gpt_train``: a ``GPT`` training step against Hugging Face's GPT-2, with MFU;
 * ``generation``: ``GPT.generate`` against Hugging Face's ``generate``, batch 1;
 * ``kv_cache``: generation with the key/value cache against recomputation;
-* ``notebooks``: execution time of each chapter notebook, only when named (about half an hour).
+* ``notebooks``: execution time of each chapter notebook, only when named (20 to 40 minutes
+  on two cores, depending on the machine).
 
 Results are ratios measured in one run on one machine, never assertions: the tests only check
 that each benchmark runs and reports what it should (``--quick`` mode).

@@ -1,8 +1,9 @@
 """``python -m benchmarks [NAME ...] [--quick] [--device DEVICE] [--out DIR]``.
 
-Without names it runs every benchmark except ``notebooks`` (about half an hour on a 2-core
-CPU), which runs only when named: ``python -m benchmarks notebooks``. Each result is printed as
-a table and written as JSON to ``DIR/NAME-DEVICE.json`` (``-quick`` added with ``--quick``).
+Without names it runs every benchmark except ``notebooks`` (20 to 40 minutes on a 2-core CPU,
+depending on the machine), which runs only when named: ``python -m benchmarks notebooks``. Each
+result is printed as a table and written as JSON to ``DIR/NAME-DEVICE.json`` (``-quick`` added
+with ``--quick``).
 """
 
 from __future__ import annotations

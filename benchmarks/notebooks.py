@@ -1,11 +1,11 @@
 """How long each chapter notebook takes to execute, top to bottom, in a fresh kernel.
 
 Each ``notebooks/*.ipynb`` is copied into one temporary directory and executed there, in order,
-with ``nbclient`` (the notebooks in the repository are never touched). The full run takes about
-half an hour on a 2-core CPU, so it is left out of ``python -m benchmarks`` and runs only
-when named: ``python -m benchmarks notebooks``. ``--quick`` executes a one-cell notebook that
-it writes itself, to check that the machinery works. ``--device`` is not used: each notebook
-picks its device itself.
+with ``nbclient`` (the notebooks in the repository are never touched). The full run takes 20 to
+40 minutes on a 2-core CPU, depending on the machine, so it is left out of
+``python -m benchmarks`` and runs only when named: ``python -m benchmarks notebooks``.
+``--quick`` executes a one-cell notebook that it writes itself, to check that the machinery
+works. ``--device`` is not used: each notebook picks its device itself.
 
 A shared machine is not always equally fast, so the run also times a fixed workload before and
 after the notebooks: training steps of chapter 6's GPT shape (4 layers, ``d_model = 128``, 12
@@ -26,7 +26,7 @@ import transformer_lib as tl
 from .common import machine
 
 NAME = "notebooks"
-DEFAULT = False  # not part of a plain `python -m benchmarks`: it takes about half an hour
+DEFAULT = False  # not part of a plain `python -m benchmarks`: it takes as long as the book
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
